@@ -1,0 +1,124 @@
+/**
+ * Istio annotations on Kubernetes resources (Istio's analyzers/annotations): unknown names in an
+ * `*istio.io/` domain (IST0108), annotations on a kind they do not apply to (IST0107) and
+ * deprecated ones (IST0135). The table is Istio's annotation catalogue (istio/api
+ * annotation/annotations.yaml): name, deprecated, and the kinds each applies to.
+ */
+import { register } from '../analyzer.js';
+import { MSG, message } from '../messages.js';
+import { labelsOf } from '../values.js';
+
+const POD = ['Pod'];
+const DEPRECATED = true;
+
+/** name -> [kinds it applies to ('Any' for all), deprecated]. */
+const ANNOTATIONS: Record<string, [string[], boolean?]> = {
+  'prometheus.istio.io/merge-metrics': [POD],
+  'alpha.istio.io/kubernetes-serviceaccounts': [['Service'], DEPRECATED],
+  'alpha.istio.io/canonical-serviceaccounts': [['Service'], DEPRECATED],
+  'networking.istio.io/exportTo': [['Service']],
+  'sidecar.istio.io/inject': [POD, DEPRECATED],
+  'sidecar.istio.io/status': [POD],
+  'sidecar.istio.io/rewriteAppHTTPProbers': [POD],
+  'sidecar.istio.io/discoveryAddress': [POD, DEPRECATED],
+  'sidecar.istio.io/proxyImage': [POD],
+  'sidecar.istio.io/proxyImageType': [POD],
+  'sidecar.istio.io/proxyCPU': [POD],
+  'sidecar.istio.io/proxyCPULimit': [POD],
+  'sidecar.istio.io/proxyMemory': [POD],
+  'sidecar.istio.io/proxyMemoryLimit': [POD],
+  'sidecar.istio.io/interceptionMode': [POD],
+  'sidecar.istio.io/bootstrapOverride': [POD],
+  'sidecar.istio.io/statsInclusionPrefixes': [POD, DEPRECATED],
+  'sidecar.istio.io/statsInclusionSuffixes': [POD, DEPRECATED],
+  'sidecar.istio.io/statsInclusionRegexps': [POD, DEPRECATED],
+  'sidecar.istio.io/statsHistogramBuckets': [POD],
+  'sidecar.istio.io/statsFlushInterval': [POD],
+  'sidecar.istio.io/statsEvictionInterval': [POD],
+  'sidecar.istio.io/statsHistogramBins': [POD],
+  'sidecar.istio.io/userVolume': [POD],
+  'sidecar.istio.io/userVolumeMount': [POD],
+  'status.sidecar.istio.io/port': [POD],
+  'sidecar.istio.io/logLevel': [POD],
+  'sidecar.istio.io/componentLogLevel': [POD],
+  'sidecar.istio.io/agentLogLevel': [POD],
+  'sidecar.istio.io/nativeSidecar': [POD],
+  'readiness.status.sidecar.istio.io/initialDelaySeconds': [POD],
+  'readiness.status.sidecar.istio.io/periodSeconds': [POD],
+  'readiness.status.sidecar.istio.io/failureThreshold': [POD],
+  'readiness.status.sidecar.istio.io/applicationPorts': [POD],
+  'traffic.istio.io/nodeSelector': [['Service']],
+  'traffic.sidecar.istio.io/includeOutboundIPRanges': [POD],
+  'traffic.sidecar.istio.io/excludeOutboundIPRanges': [POD],
+  'traffic.sidecar.istio.io/includeInboundPorts': [POD],
+  'traffic.sidecar.istio.io/excludeInboundPorts': [POD],
+  'traffic.sidecar.istio.io/excludeInterfaces': [POD],
+  'traffic.sidecar.istio.io/includeOutboundPorts': [POD],
+  'traffic.sidecar.istio.io/excludeOutboundPorts': [POD],
+  'traffic.sidecar.istio.io/kubevirtInterfaces': [POD, DEPRECATED],
+  'kubernetes.io/ingress.class': [['Ingress']],
+  'galley.istio.io/analyze-suppress': [['Any']],
+  'proxy.istio.io/config': [POD],
+  'istio.io/dry-run': [['AuthorizationPolicy']],
+  'istio.io/rev': [POD],
+  'proxy.istio.io/overrides': [POD],
+  'inject.istio.io/templates': [POD],
+  'sidecar.istio.io/extraStatTags': [POD, DEPRECATED],
+  'istio.io/autoRegistrationGroup': [['WorkloadEntry']],
+  'istio.io/workloadController': [['WorkloadEntry']],
+  'istio.io/connectedAt': [['WorkloadEntry']],
+  'istio.io/disconnectedAt': [['WorkloadEntry']],
+  'topology.istio.io/controlPlaneClusters': [['Namespace']],
+  'gateway.istio.io/controller-version': [['Any']],
+  'ambient.istio.io/redirection': [POD],
+  'ambient.istio.io/waypoint-inbound-binding': [['GatewayClass', 'Gateway']],
+  'gateway.istio.io/service-account': [['Gateway']],
+  'gateway.istio.io/name-override': [['Gateway']],
+  'networking.istio.io/service-type': [['Gateway']],
+  'networking.istio.io/traffic-distribution': [['Namespace', 'Service', 'ServiceEntry']],
+  'istio.io/use-waypoint-canary-weight': [['Service', 'ServiceEntry', 'Namespace']],
+  'ambient.istio.io/bypass-inbound-capture': [POD],
+  'istio.io/reroute-virtual-interfaces': [POD],
+  'ambient.istio.io/dns-capture': [POD],
+  'sidecar.istio.io/statsCompression': [POD, DEPRECATED],
+};
+
+/** Set by Istio itself; never worth a message. */
+const ALWAYS_IGNORED = new Set(['sidecar.istio.io/status', 'gateway.istio.io/controller-version', 'istio.io/rev']);
+
+function isIstioAnnotation(a: string): boolean {
+  if (a === 'kubernetes.io/ingress.class') return true;
+  return a.split('/')[0].endsWith('istio.io');
+}
+
+register({
+  name: 'annotations.K8sAnalyzer',
+  description: 'Checks for misplaced and invalid Istio annotations in Kubernetes resources',
+  inputs: ['Namespace', 'Service', 'Pod', 'Deployment'],
+  emits: [MSG.UnknownAnnotation, MSG.MisplacedAnnotation, MSG.DeprecatedAnnotation],
+  analyze({ snapshot, report }) {
+    for (const kind of ['Namespace', 'Service', 'Pod', 'Deployment']) {
+      for (const r of snapshot.of(kind)) {
+        if (r.group !== '' && r.group !== 'apps') continue;
+        const annos = labelsOf(r.metadata.annotations);
+        const labels = labelsOf(r.metadata.labels);
+        for (const ann of Object.keys(annos)) {
+          if (!isIstioAnnotation(ann) || ALWAYS_IGNORED.has(ann)) continue;
+          const path = ['metadata', 'annotations', ann];
+          const def = ANNOTATIONS[ann];
+          if (!def) {
+            report(message(MSG.UnknownAnnotation, r, [ann], path));
+            continue;
+          }
+          const [kinds, deprecated] = def;
+          if (deprecated && !(ann === 'sidecar.istio.io/inject' && 'sidecar.istio.io/inject' in labels)) {
+            const extra = ann === 'sidecar.istio.io/inject' ? ' in favor of the "sidecar.istio.io/inject" label' : '';
+            report(message(MSG.DeprecatedAnnotation, r, [ann, extra], path));
+          }
+          if (kinds.includes('Any')) continue;
+          if (!kinds.includes(kind)) report(message(MSG.MisplacedAnnotation, r, [ann, kinds.join(', ')], path));
+        }
+      }
+    }
+  },
+});

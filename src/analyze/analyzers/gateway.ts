@@ -1,0 +1,161 @@
+/**
+ * Gateway analyzers (Istio's analyzers/gateway): the gateway workload exists and its Service
+ * exposes each server port (IST0101, IST0162), TLS credentials exist beside the gateway workload
+ * (IST0101), and no two Gateways on the same workload and port claim the same host (IST0145).
+ */
+import { register } from '../analyzer.js';
+import { firstSelectorKey, selectorMatches, selectorString, type Labels } from '../hosts.js';
+import { MSG, fullName, message } from '../messages.js';
+import { arr, labelsOf, num, obj, str, strings } from '../values.js';
+
+/** The path Istio points selector messages at: the selector's first label. */
+function selectorPath(sel: string): (string | number)[] {
+  const k = firstSelectorKey(sel);
+  return k ? ['spec', 'selector', k] : ['spec', 'selector'];
+}
+
+register({
+  name: 'gateway.IngressGatewayPortAnalyzer',
+  description: "Checks a gateway's ports against the gateway's Kubernetes service ports",
+  inputs: ['Gateway', 'Pod', 'Service'],
+  emits: [MSG.ReferencedResourceNotFound, MSG.GatewayPortNotDefinedOnService],
+  needs: { pods: true },
+  analyze({ snapshot, report }) {
+    for (const gw of snapshot.of('Gateway')) {
+      const selector = labelsOf(gw.spec.selector);
+      const sel = selectorString(selector);
+      const targetPorts = new Set<number>();
+      const servicePorts = new Set<number>();
+      const pods = snapshot.podsMatching(selector);
+      for (const pod of pods) {
+        for (const svc of snapshot.of('Service')) {
+          if (svc.group !== '' || svc.namespace !== pod.namespace) continue;
+          if (!selectorMatches(labelsOf(svc.spec.selector), pod.labels)) continue;
+          for (const p0 of arr(svc.spec.ports)) {
+            const p = obj(p0);
+            // The API server defaults an unset protocol to TCP; files carry no defaults.
+            if ((str(p.protocol) || 'TCP') !== 'TCP') continue;
+            const tp = num(p.targetPort);
+            if (tp !== 0) {
+              targetPorts.add(tp);
+              servicePorts.add(num(p.port));
+            } else targetPorts.add(num(p.port));
+          }
+        }
+      }
+      if (pods.length === 0) {
+        report(message(MSG.ReferencedResourceNotFound, gw, ['selector', sel], selectorPath(sel)));
+        continue;
+      }
+      for (const s of arr(gw.spec.servers)) {
+        const port = obj(obj(s).port);
+        if (!obj(s).port) continue;
+        const n = num(port.number);
+        if (targetPorts.has(n) || servicePorts.has(n)) continue;
+        report(message(MSG.GatewayPortNotDefinedOnService, gw, [n, sel], selectorPath(sel)));
+      }
+    }
+  },
+});
+
+register({
+  name: 'gateway.SecretAnalyzer',
+  description: "Checks a gateway's referenced secrets for correctness",
+  inputs: ['Gateway', 'Pod', 'Secret'],
+  emits: [MSG.ReferencedResourceNotFound],
+  needs: { pods: true },
+  analyze({ snapshot, report }) {
+    for (const gw of snapshot.of('Gateway')) {
+      const selector = labelsOf(gw.spec.selector);
+      // The credential lives in the namespace of the gateway workload, not of the Gateway resource.
+      const pod = snapshot.podsMatching(selector)[0];
+      if (!pod) {
+        const sel = selectorString(selector);
+        report(message(MSG.ReferencedResourceNotFound, gw, ['selector', sel], selectorPath(sel)));
+        continue;
+      }
+      arr(gw.spec.servers).forEach((s, i) => {
+        const cn = str(obj(obj(s).tls).credentialName);
+        if (cn === '') return;
+        const slash = cn.indexOf('/');
+        const [ns, name] = slash >= 0 ? [cn.slice(0, slash), cn.slice(slash + 1)] : [pod.namespace, cn];
+        if (!snapshot.find('Secret', ns, name)) {
+          report(message(MSG.ReferencedResourceNotFound, gw, ['credentialName', cn], ['spec', 'servers', i, 'tls', 'credentialName']));
+        }
+      });
+    }
+  },
+});
+
+/** Gateways by `selector~port`: gateway `ns/name` -> host -> bind. */
+type GatewayMap = Map<string, Map<string, Map<string, string>>>;
+
+function parseSelector(s: string): Labels {
+  const out: Record<string, string> = {};
+  for (const pair of s.split(',')) {
+    const kv = pair.split('=');
+    if (kv.length === 2) out[kv[0]] = kv[1];
+  }
+  return out;
+}
+
+register({
+  name: 'gateway.ConflictingGatewayAnalyzer',
+  description: "Checks a gateway's selector, port number and hosts",
+  inputs: ['Gateway', 'Pod'],
+  emits: [MSG.ReferencedResourceNotFound, MSG.ConflictingGateways],
+  needs: { pods: true },
+  analyze({ snapshot, report }) {
+    const gws: GatewayMap = new Map();
+    for (const gw of snapshot.of('Gateway')) {
+      const sel = selectorString(labelsOf(gw.spec.selector));
+      for (const s0 of arr(gw.spec.servers)) {
+        const s = obj(s0);
+        const key = `${sel}~${num(obj(s.port).number)}`;
+        if (!gws.has(key)) gws.set(key, new Map());
+        const hb = new Map<string, string>();
+        for (const h of strings(s.hosts)) hb.set(h, str(s.bind));
+        gws.get(key)!.set(fullName(gw), hb);
+      }
+    }
+    for (const gw of snapshot.of('Gateway')) {
+      const selector = labelsOf(gw.spec.selector);
+      const sel = selectorString(selector);
+      const id = fullName(gw);
+      const hits: GatewayMap = new Map();
+      for (const [key, v] of gws) {
+        const xSel = key.slice(0, key.lastIndexOf('~'));
+        let matched = xSel === sel;
+        if (!matched && (xSel.includes(sel) || sel.includes(xSel))) {
+          const x = parseSelector(xSel);
+          matched = snapshot.pods.some((p) => selectorMatches(selector, p.labels) && selectorMatches(x, p.labels));
+        }
+        if (matched) hits.set(key, v);
+      }
+      if (sel !== '' && hits.size === 0) {
+        report(message(MSG.ReferencedResourceNotFound, gw, ['selector', sel], selectorPath(sel)));
+        continue;
+      }
+      for (const s0 of arr(gw.spec.servers)) {
+        const s = obj(s0);
+        const port = String(num(obj(s.port).number));
+        const hosts = strings(s.hosts);
+        const bind = str(s.bind);
+        const conflicts: string[] = [];
+        for (const [key, v] of hits) {
+          if (key.slice(key.lastIndexOf('~') + 1) !== port) continue;
+          for (const [other, known] of v) {
+            if (other === id) continue;
+            // Istio's CheckDuplicates: a host already bound the same way conflicts; otherwise it becomes known.
+            const dup = hosts.some((h) => known.has(h) && known.get(h) === bind);
+            if (!dup) for (const h of hosts) known.set(h, bind);
+            if (dup) conflicts.push(other);
+          }
+        }
+        if (conflicts.length > 0) {
+          report(message(MSG.ConflictingGateways, gw, [conflicts.sort().join(','), sel, port, hosts.join(',')]));
+        }
+      }
+    }
+  },
+});

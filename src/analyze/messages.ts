@@ -1,0 +1,124 @@
+/**
+ * Istio's analysis message catalogue (pkg/config/analysis/msg/messages.yaml): for each message Spar
+ * can report, its code, name, level and template, worded exactly as istioctl prints it so that
+ * users, scripts and the istio.io pages for each code (istio.io/latest/docs/reference/config/analysis/ist0101/)
+ * all agree.
+ *
+ * Templates use Go's fmt verbs as Istio does: `%s`/`%d`/`%v` print the value (a list prints as
+ * `[a b]`), `%q` quotes a string.
+ */
+import type { Diagnostic, Level } from '../api/diagnostics.js';
+import { positionOf, refOf, type ConfigResource } from '../config/resource.js';
+
+export interface MessageType {
+  code: string;
+  name: string;
+  level: Level;
+  template: string;
+}
+
+function t(code: string, name: string, level: Level, template: string): MessageType {
+  return { code, name, level, template };
+}
+
+/** Every message type Spar's analyzers can emit, by Istio name. */
+export const MSG = {
+  InternalError: t('IST0001', 'InternalError', 'Error', 'Internal error: %v'),
+  ReferencedResourceNotFound: t('IST0101', 'ReferencedResourceNotFound', 'Error', 'Referenced %s not found: %q'),
+  SchemaValidationError: t('IST0106', 'SchemaValidationError', 'Error', 'Schema validation error: %v'),
+  MisplacedAnnotation: t('IST0107', 'MisplacedAnnotation', 'Warning', 'Misplaced annotation: %s can only be applied to %s'),
+  UnknownAnnotation: t('IST0108', 'UnknownAnnotation', 'Warning', 'Unknown annotation: %s'),
+  ConflictingMeshGatewayVirtualServiceHosts: t('IST0109', 'ConflictingMeshGatewayVirtualServiceHosts', 'Error',
+    'The VirtualServices %s associated with mesh gateway define the same host %s which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource.'),
+  ConflictingSidecarWorkloadSelectors: t('IST0110', 'ConflictingSidecarWorkloadSelectors', 'Error',
+    'The Sidecars %v in namespace %q select the same workload pod %q, which can lead to undefined behavior.'),
+  MultipleSidecarsWithoutWorkloadSelectors: t('IST0111', 'MultipleSidecarsWithoutWorkloadSelectors', 'Error',
+    'The Sidecars %v in namespace %q have no workload selector, which can lead to undefined behavior.'),
+  VirtualServiceDestinationPortSelectorRequired: t('IST0112', 'VirtualServiceDestinationPortSelectorRequired', 'Error',
+    'This VirtualService routes to a service %q that exposes multiple ports %v. Specifying a port in the destination is required to disambiguate.'),
+  DeploymentAssociatedToMultipleServices: t('IST0116', 'DeploymentAssociatedToMultipleServices', 'Warning',
+    'This deployment %s is associated with multiple services using port %d but different protocols: %v'),
+  PortNameIsNotUnderNamingConvention: t('IST0118', 'PortNameIsNotUnderNamingConvention', 'Info',
+    "Port name %s (port: %d, targetPort: %s) doesn't follow the naming convention of Istio port."),
+  NoServerCertificateVerificationDestinationLevel: t('IST0128', 'NoServerCertificateVerificationDestinationLevel', 'Warning',
+    'DestinationRule %s in namespace %s has TLS mode set to %s but no caCertificates are set to validate server identity for host: %s'),
+  NoServerCertificateVerificationPortLevel: t('IST0129', 'NoServerCertificateVerificationPortLevel', 'Warning',
+    'DestinationRule %s in namespace %s has TLS mode set to %s but no caCertificates are set to validate server identity for host: %s at port %s'),
+  VirtualServiceUnreachableRule: t('IST0130', 'VirtualServiceUnreachableRule', 'Warning', 'VirtualService rule %v not used (%s).'),
+  VirtualServiceIneffectiveMatch: t('IST0131', 'VirtualServiceIneffectiveMatch', 'Info',
+    'VirtualService rule %v match %v is not used (duplicate/overlapping match in rule %v).'),
+  VirtualServiceHostNotFoundInGateway: t('IST0132', 'VirtualServiceHostNotFoundInGateway', 'Warning',
+    'one or more host %v defined in VirtualService %s not found in Gateway %s.'),
+  SchemaWarning: t('IST0133', 'SchemaWarning', 'Warning', 'Schema validation warning: %v'),
+  DeprecatedAnnotation: t('IST0135', 'DeprecatedAnnotation', 'Info', 'Annotation %q has been deprecated%s and may not work in future Istio versions.'),
+  DeploymentConflictingPorts: t('IST0137', 'DeploymentConflictingPorts', 'Warning',
+    'This deployment %s is associated with multiple services %v using targetPort %q but different ports: %v.'),
+  ConflictingGateways: t('IST0145', 'ConflictingGateways', 'Error', 'Conflict with gateways %s (workload selector %s, port %s, hosts %v).'),
+  ExternalNameServiceTypeInvalidPortName: t('IST0150', 'ExternalNameServiceTypeInvalidPortName', 'Warning',
+    'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly'),
+  GatewayPortNotDefinedOnService: t('IST0162', 'GatewayPortNotDefinedOnService', 'Warning',
+    'The gateway is listening on a target port (port %d) that is not defined in the Service associated with its workload instances (Pod selector %s). If you need to access the gateway port through the gateway Service, it will not be available.'),
+  ReferencedInternalGateway: t('IST0165', 'ReferencedInternalGateway', 'Warning', 'Gateway reference in VirtualService %s is to an implementation-generated internal Gateway: %s.'),
+  IneffectiveSelector: t('IST0166', 'IneffectiveSelector', 'Warning', 'Ineffective selector on Kubernetes Gateway %s. Use the TargetRef field instead.'),
+  IneffectivePolicy: t('IST0167', 'IneffectivePolicy', 'Warning', 'The policy has no impact: %s.'),
+  DestinationRuleSubsetNotSelectPods: t('IST0173', 'DestinationRuleSubsetNotSelectPods', 'Error',
+    'The Subset %s defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).'),
+  UnknownDestinationRuleHost: t('IST0174', 'UnknownDestinationRuleHost', 'Warning',
+    'The host %s defined in the DestinationRule does not match any services in the mesh.'),
+} as const satisfies Record<string, MessageType>;
+
+export type MessageName = keyof typeof MSG;
+
+/** Kinds without a namespace: istioctl prints them as `Namespace bar`. */
+export const CLUSTER_SCOPED: ReadonlySet<string> = new Set([
+  'Namespace', 'Node', 'CustomResourceDefinition', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
+  'ClusterRole', 'ClusterRoleBinding', 'GatewayClass', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass',
+]);
+
+/** A value for a template verb: lists print Go-style (`[a b]`). */
+export type MsgArg = string | number | readonly (string | number)[];
+
+/** Go's %q for a string: double quotes with backslash escapes. */
+export function goQuote(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** Fills a Go fmt template (%s %d %v %q; %% is a literal percent). */
+export function render(template: string, args: readonly MsgArg[]): string {
+  let i = 0;
+  return template.replace(/%([sdvq%])/g, (_m, verb: string) => {
+    if (verb === '%') return '%';
+    const a = args[i++];
+    if (a === undefined) return `%!${verb}(MISSING)`;
+    if (Array.isArray(a)) return `[${a.join(' ')}]`;
+    if (verb === 'q') return goQuote(String(a));
+    return String(a);
+  });
+}
+
+/**
+ * One analysis message about `r`. `path` names the field the message is about (as Istio's
+ * FieldMap keys do); the reported line is that field's line, else the resource's first line.
+ */
+export function message(type: MessageType, r: ConfigResource, args: readonly MsgArg[], path?: readonly (string | number)[]): Diagnostic {
+  return {
+    level: type.level,
+    code: type.code,
+    codeName: type.name,
+    message: render(type.template, args),
+    resource: CLUSTER_SCOPED.has(r.kind) ? { kind: r.kind, name: r.name } : refOf(r),
+    ...(path && path.length ? { path: pathString(path) } : {}),
+    pos: positionOf(r, path ?? []),
+  };
+}
+
+function pathString(path: readonly (string | number)[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${p}` : p;
+  return out;
+}
+
+/** Istio's FullName.String(): `namespace/name`, or `name` alone without a namespace. */
+export function fullName(r: { namespace: string; name: string }): string {
+  return r.namespace ? `${r.namespace}/${r.name}` : r.name;
+}
