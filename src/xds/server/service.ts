@@ -1,0 +1,44 @@
+/**
+ * The gRPC service `envoy.service.discovery.v3.AggregatedDiscoveryService` for @grpc/grpc-js,
+ * with serializers from src/xds/codec.ts instead of proto-loader: requests are decoded to Envoy's
+ * JSON form; responses leave the server already framed (wire.ts), so their serializer only wraps
+ * the bytes. The same definition builds test and bench clients (`adsClient`).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { decodeDiscovery, encodeDiscovery, type EnvoyJson } from '../codec.js';
+
+export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+
+/** Server side: requests in JSON form, responses as framed bytes. */
+export const adsServiceDefinition: grpc.ServiceDefinition = {
+  StreamAggregatedResources: {
+    path: `/${ADS_SERVICE}/StreamAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (j: EnvoyJson) => asBuffer(encodeDiscovery('DiscoveryRequest', j)),
+    requestDeserialize: (b: Buffer) => decodeDiscovery('DiscoveryRequest', b),
+    responseSerialize: asBuffer,
+    responseDeserialize: (b: Buffer) => b,
+  },
+  DeltaAggregatedResources: {
+    path: `/${ADS_SERVICE}/DeltaAggregatedResources`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: (j: EnvoyJson) => asBuffer(encodeDiscovery('DeltaDiscoveryRequest', j)),
+    requestDeserialize: (b: Buffer) => decodeDiscovery('DeltaDiscoveryRequest', b),
+    responseSerialize: asBuffer,
+    responseDeserialize: (b: Buffer) => b,
+  },
+};
+
+/**
+ * A client of the ADS service (tests, bench, simulated proxies): requests given in JSON form,
+ * responses delivered as raw bytes for the caller to decode as much as it needs.
+ */
+export const AdsClient = grpc.makeGenericClientConstructor(adsServiceDefinition, 'AggregatedDiscoveryService');
+
+export function adsClient(address: string): grpc.Client {
+  return new AdsClient(address, grpc.credentials.createInsecure());
+}
