@@ -38,7 +38,7 @@ export interface AnalyzeResult {
   hiddenByNamespace: number;
   snapshot: Snapshot;
   executed: string[];
-  /** Analyzers skipped, with why. */
+  /** Analyzers skipped, with what the input lacks (`no Kubernetes Service`). */
   skipped: { name: string; reason: string }[];
 }
 
@@ -79,6 +79,8 @@ export function analyze(resources: readonly ConfigResource[], opts: AnalyzeOptio
   for (const d of raw) {
     const r = d.resource ? byRef.get(`${d.resource.kind}/${d.resource.namespace ?? ''}/${d.resource.name}`) : undefined;
     if (r && suppressed(r, d.code ?? '')) continue;
+    // istioctl's stand-in gateway is not the user's to fix.
+    if (r && !r.source) continue;
     const ns = r?.kind === 'Namespace' ? r.name : d.resource?.namespace;
     if (opts.namespace !== undefined && ns && ns !== opts.namespace) {
       hidden++;
@@ -90,8 +92,8 @@ export function analyze(resources: readonly ConfigResource[], opts: AnalyzeOptio
 }
 
 function missingInputs(a: Analyzer, s: Snapshot): string | undefined {
-  if (a.needs?.services && !s.has.services) return 'the input has no Kubernetes Service';
-  if (a.needs?.pods && !s.has.pods) return 'the input has no Pod or workload (Deployment, StatefulSet ...)';
+  if (a.needs?.services && !s.has.services) return 'no Kubernetes Service';
+  if (a.needs?.pods && !s.has.pods) return 'no Pod or workload (Deployment ...)';
   return undefined;
 }
 

@@ -216,16 +216,22 @@ kind: Service
 metadata:
   name: istio-ingressgateway
   namespace: istio-system
+  labels: {istio: ingressgateway, app: istio-ingressgateway}
 spec:
   selector: {istio: ingressgateway}
   ports:
-  - {name: http2, port: 80, protocol: TCP, targetPort: 80}
-  - {name: https, port: 443, protocol: TCP, targetPort: 443}
+  - {name: status-port, port: 15021, protocol: TCP, targetPort: 15021}
+  - {name: http2, port: 80, protocol: TCP, targetPort: 8080}
+  - {name: https, port: 443, protocol: TCP, targetPort: 8443}
   - {name: tcp, port: 31400, protocol: TCP, targetPort: 31400}
   - {name: tls, port: 15443, protocol: TCP, targetPort: 15443}
 `;
 
-/** istioctl's stand-ins for the ingress gateway it expects Istio to have installed (local/defaults.go). */
+/**
+ * istioctl's stand-ins for the ingress gateway it expects Istio to have installed (local/defaults.go),
+ * with the ports of the gateway `istioctl install` deploys today (80->8080, 443->8443; istioctl's own
+ * stand-in still says 80->80, which flags the Bookinfo gateway's port 8080 wrongly).
+ */
 function defaultResources(): ConfigResource[] {
   return parseText('internal-ingress', DEFAULT_INGRESS).resources.map((r) => ({ ...r, source: undefined }));
 }

@@ -19,7 +19,6 @@ register({
   description: "Checks a gateway's ports against the gateway's Kubernetes service ports",
   inputs: ['Gateway', 'Pod', 'Service'],
   emits: [MSG.ReferencedResourceNotFound, MSG.GatewayPortNotDefinedOnService],
-  needs: { pods: true },
   analyze({ snapshot, report }) {
     for (const gw of snapshot.of('Gateway')) {
       const selector = labelsOf(gw.spec.selector);
@@ -63,7 +62,6 @@ register({
   description: "Checks a gateway's referenced secrets for correctness",
   inputs: ['Gateway', 'Pod', 'Secret'],
   emits: [MSG.ReferencedResourceNotFound],
-  needs: { pods: true },
   analyze({ snapshot, report }) {
     for (const gw of snapshot.of('Gateway')) {
       const selector = labelsOf(gw.spec.selector);
@@ -104,7 +102,6 @@ register({
   description: "Checks a gateway's selector, port number and hosts",
   inputs: ['Gateway', 'Pod'],
   emits: [MSG.ReferencedResourceNotFound, MSG.ConflictingGateways],
-  needs: { pods: true },
   analyze({ snapshot, report }) {
     const gws: GatewayMap = new Map();
     for (const gw of snapshot.of('Gateway')) {
