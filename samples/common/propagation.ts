@@ -78,7 +78,7 @@ function first(v: string | string[] | undefined): string | undefined {
 export function b3Forward(incoming: IncomingHttpHeaders): Record<string, string> {
   let traceId: string | undefined;
   let spanId: string | undefined;
-  let sampled = '0';
+  let sampled: string;
   let flags: string | undefined;
   const single = first(incoming['b3']);
   if (single) {

@@ -113,7 +113,11 @@ export async function startHttpSample(opts: {
 /** Writes a complete response. */
 export function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
   const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-  res.writeHead(status, { 'content-type': contentType, 'content-length': String(buf.length), ...headers });
+  // setHeader (not writeHead's object) so that loggers can read the headers back with getHeader.
+  res.setHeader('content-type', contentType);
+  res.setHeader('content-length', String(buf.length));
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.writeHead(status);
   res.end(buf);
 }
 
