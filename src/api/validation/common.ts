@@ -16,13 +16,17 @@ export function validateExportTo(rep: Report, path: string, namespace: string, e
   const values = list<unknown>(exportTo).map(str);
   if (values.length === 0) return;
   const seen = new Set<string>();
+  const firstSpelling = new Map<string, string>();
   values.forEach((e, i) => {
     const key = e === '.' ? namespace : e;
     const p = at(path, i);
     if (seen.has(key)) {
-      rep.error(p, key !== e ? `duplicate entries in exportTo: . and current namespace ${namespace}` : `duplicate entries in exportTo for entry ${e}`);
+      // Istio words it by the order of the two; either order means the same mistake.
+      const viaDot = e !== firstSpelling.get(key) && (e === '.' || firstSpelling.get(key) === '.');
+      rep.error(p, viaDot ? `duplicate entries in exportTo: . and current namespace ${namespace}` : `duplicate entries in exportTo for entry ${e}`);
       return;
     }
+    firstSpelling.set(key, e);
     if (isServiceEntry && e === '~') {
       seen.add(key);
       return;

@@ -39,13 +39,14 @@ function isAllNumeric(s: string): boolean {
   return /^[+-]?\d+$/.test(s);
 }
 
-function validateDNS1123Labels(domain: string): string | undefined {
+/** `shown` is the name the message quotes (the whole host, where only its tail is checked here). */
+function validateDNS1123Labels(domain: string, shown = domain): string | undefined {
   const parts = domain.split('.');
   const tld = parts[parts.length - 1];
-  if (isAllNumeric(tld)) return `domain name "${domain}" invalid (top level domain "${tld}" cannot be all-numeric)`;
+  if (isAllNumeric(tld)) return `domain name "${shown}" invalid (top level domain "${tld}" cannot be all-numeric)`;
   for (let i = 0; i < parts.length; i++) {
     if (i === parts.length - 1 && parts[i] === '') return undefined; // a trailing dot is allowed
-    if (!isDNS1123Label(parts[i])) return `domain name "${domain}" invalid (label "${parts[i]}" invalid)`;
+    if (!isDNS1123Label(parts[i])) return `domain name "${shown}" invalid (label "${parts[i]}" invalid)`;
   }
   return undefined;
 }
@@ -62,7 +63,7 @@ export function validateWildcardDomain(domain: string): string | undefined {
   const dot = domain.indexOf('.');
   const first = dot < 0 ? domain : domain.slice(0, dot);
   if (!isWildcardDNS1123Label(first)) return `domain name "${domain}" invalid (label "${first}" invalid)`;
-  return dot < 0 ? undefined : validateDNS1123Labels(domain.slice(dot + 1));
+  return dot < 0 ? undefined : validateDNS1123Labels(domain.slice(dot + 1), domain);
 }
 
 const OUTBOUND_SNI_FORMAT = 'outbound_.<PORT>_._.<HOSTNAME>';
