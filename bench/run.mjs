@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// `npm run bench` (--quick) and `npm run bench:full` (--full): the CLI start-up benchmark, then the
+// data-plane benchmark; results (JSON, markdown, SVG) go to bench/results/tmp/ unless --out says
+// otherwise. --smoke is the few-second version test/bench/smoke.test.ts runs to keep this working.
+// Options after the profile go to the data-plane harness (see bench/dataplane/run.mjs), e.g.
+//   node bench/run.mjs --quick --protocols http1 --topologies direct,envoy-2
+// --only cli|dataplane runs one of the two.
+import { parseArgs } from 'node:util';
+import { runStartup } from './cli/startup.mjs';
+import { parseDataplaneArgs, runDataplane } from './dataplane/run.mjs';
+
+const argv = process.argv.slice(2);
+const { values } = parseArgs({ args: argv, strict: false, options: { only: { type: 'string' } } });
+const dp = parseDataplaneArgs(argv);
+const started = Date.now();
+try {
+  if (!values.only || values.only === 'cli') {
+    process.stderr.write('[bench] spar CLI start-up\n');
+    const { markdown, files } = runStartup({ profile: dp.profile, out: dp.out });
+    process.stdout.write(`${markdown}\n${files.join('\n')}\n\n`);
+  }
+  if (!values.only || values.only === 'dataplane') {
+    const { files } = await runDataplane(dp);
+    process.stdout.write(`${files.join('\n')}\n`);
+  }
+  process.stderr.write(`[bench] done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  process.exit(0);
+} catch (e) {
+  process.stderr.write(`bench: ${e.stack ?? e}\n`);
+  process.exit(1);
+}
