@@ -28,7 +28,8 @@ function parseOptions(argv: string[]): Options {
   let accessLog = false;
   let maxDelayMs = 10_000;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    // Go's flag package takes `-port 8080` as well as `--port 8080`.
+    const a = /^-[a-z][a-z-]+/.test(argv[i]!) ? `-${argv[i]!}` : argv[i]!;
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = (): string => {
       const v = inline ?? argv[++i];
