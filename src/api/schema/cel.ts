@@ -40,7 +40,10 @@ export function compileCel(expr: string): Program | string {
   env ??= celEnv({ funcs: kubernetesCelFunctions });
   let out: Program | string;
   try {
-    const p = plan(env, parse(expr));
+    const parsed = parse(expr);
+    const unbound = calledFunctions(parsed.expr).filter((f) => !SPECIAL_FORMS.has(f) && !env?.funcs.find(f));
+    if (unbound.length > 0) throw new Error(`unbound function: ${unbound.join(', ')}`);
+    const p = plan(env, parsed);
     out = (b) => {
       try {
         return p(b);
@@ -52,6 +55,21 @@ export function compileCel(expr: string): Program | string {
     out = (e as Error).message || String(e);
   }
   programs.set(expr, out);
+  return out;
+}
+
+/** Operators the planner evaluates itself (short-circuiting), not through the function table. */
+const SPECIAL_FORMS = new Set(['_&&_', '_||_', '_?_:_', '_[_]', '_[?_]', '_?._', '@not_strictly_false', '__not_strictly_false__']);
+
+/** Names of every function an expression calls (the AST is plain protobuf-es message objects). */
+function calledFunctions(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) {
+    for (const n of node) calledFunctions(n, out);
+  } else if (node && typeof node === 'object' && !(node instanceof Uint8Array)) {
+    const o = node as { case?: unknown; value?: { function?: unknown } };
+    if (o.case === 'callExpr' && typeof o.value?.function === 'string') out.push(o.value.function);
+    for (const v of Object.values(node)) if (typeof v === 'object') calledFunctions(v, out);
+  }
   return out;
 }
 

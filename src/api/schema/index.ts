@@ -112,10 +112,15 @@ function validateOther(r: ConfigResource): Diagnostic[] {
   }
   if (group?.complete) {
     const known = Object.keys(group.kinds).filter((k) => k.toLowerCase() === r.kind.toLowerCase());
-    const hint = known.length > 0 ? `: did you mean kind: ${known[0]}?` : '';
+    const istio = crdsNamed(r.kind);
+    const hint = known.length > 0
+      ? `: did you mean kind: ${known[0]}?`
+      : istio.length > 0
+        ? `: did you mean apiVersion: ${istio[0]!.group}/${firstServed(istio[0]!.group, istio[0]!.kind)}, kind: ${istio[0]!.kind}?`
+        : '';
     return [{ level: 'Error', message: `no matches for kind ${JSON.stringify(r.kind)} in version ${JSON.stringify(r.apiVersion)}${hint}`, path: 'kind' }];
   }
   const out = objectMetaErrors(r.raw.metadata, { nameRule: 'subdomain', namespaced: true }).map(toDiagnostic);
-  out.push({ level: 'Info', message: `no schema for ${r.apiVersion} ${r.kind} here (not an Istio or core Kubernetes kind): only its metadata was checked`, path: 'kind' });
+  out.push({ level: 'Info', message: `no schema for ${r.apiVersion} ${r.kind} here (not an Istio or core Kubernetes kind): only its metadata was checked` });
   return out;
 }
