@@ -48,12 +48,11 @@ export function virtualHostName(host: string, port: number): string {
 }
 
 /**
- * Every name a client in `proxyNamespace` may use for a Kubernetes service: `reviews`,
- * `reviews.default`, `reviews.default.svc`, the FQDN, the VIPs, each also with `:port`
- * (Istio's generateVirtualHostDomains). Short forms only make sense inside the same namespace
- * (`reviews`) or the cluster domain.
+ * Every name a client in `proxyNamespace` may use for a service (Istio's generateVirtualHostDomains):
+ * the FQDN, `reviews.default.svc`, `reviews.default`, `reviews` (only from the same namespace) and
+ * the VIPs. No `:port` forms: route tables set ignore_port_in_host_matching, as Istio does.
  */
-export function virtualHostDomains(host: string, port: number, vips: readonly string[], proxyNamespace: string, dnsDomain: string): string[] {
+export function virtualHostDomains(host: string, vips: readonly string[], proxyNamespace: string, dnsDomain: string): string[] {
   const names = [host];
   const suffix = `.svc.${dnsDomain}`;
   if (host.endsWith(suffix)) {
@@ -64,7 +63,5 @@ export function virtualHostDomains(host: string, port: number, vips: readonly st
     names.push(`${base}.svc`, base);
   }
   for (const v of vips) names.push(v.includes(':') ? `[${v}]` : v);
-  const out: string[] = [];
-  for (const n of names) out.push(n, `${n}:${port}`);
-  return out;
+  return names;
 }

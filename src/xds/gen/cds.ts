@@ -1,7 +1,176 @@
-import type { PushContext } from '../../model/push-context.js';
+/**
+ * CDS: Envoy clusters for a proxy (Istio: cluster.go, cluster_builder.go).
+ *
+ * - `outbound|<port>|<subset>|<host>` for every visible service port and DestinationRule subset:
+ *   EDS for Kubernetes services and STATIC ServiceEntries, STRICT_DNS/LOGICAL_DNS (endpoints
+ *   inline) for DNS resolution, ORIGINAL_DST for resolution NONE and headless services.
+ * - `inbound|<targetPort>||` for each port the proxy's workload serves (ORIGINAL_DST, bound to
+ *   127.0.0.6 so the app sees traffic from the proxy), STATIC when a Sidecar ingress names a
+ *   defaultEndpoint.
+ * - PassthroughCluster, BlackHoleCluster, InboundPassthroughCluster.
+ */
 import type { Proxy } from '../../model/proxy.js';
+import type { PushContext } from '../../model/push-context.js';
+import { BlackHoleCluster, inboundClusterName, InboundPassthroughCluster, PassthroughCluster } from '../../model/naming.js';
+import { isHTTP2 } from '../../model/protocol.js';
 import type { EnvoyJson } from '../codec.js';
+import { TypeUrl } from '../resource-types.js';
+import { adsConfigSource, duration, HTTP_PROTOCOL_OPTIONS_KEY, Ext, socketAddress } from './common.js';
+import { localityLbEndpoints } from './eds.js';
+import { outboundClusters, serviceInstances, type OutboundCluster } from './scope.js';
+import { istioMtlsSni, spiffeId } from './tls.js';
+import {
+  applyConnectionPool, applyLoadBalancer, applyOutlierDetection, applyTls, defaultCircuitBreakers, effectivePolicy, finish,
+  setHttp2, useDownstreamProtocol, type ClusterDraft,
+} from './traffic-policy.js';
 
-export function generateClusters(_proxy: Proxy, _push: PushContext): EnvoyJson[] {
-  return [];
+/** Where the inbound cluster sends from (Istio's InboundPassthroughBindIpv4). */
+export const INBOUND_BIND_IP = '127.0.0.6';
+
+export function generateClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
+  const out: EnvoyJson[] = [];
+  for (const oc of outboundClusters(proxy, push)) {
+    const c = outboundCluster(proxy, push, oc);
+    if (c) out.push(c);
+  }
+  if (proxy.type === 'sidecar') out.push(...inboundClusters(proxy, push));
+  out.push(blackHoleCluster(push), passthroughCluster(push));
+  if (proxy.type === 'sidecar') out.push(inboundPassthroughCluster(push));
+  return out.map((c) => ({ '@type': TypeUrl.Cluster, ...c }));
+}
+
+function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): EnvoyJson | undefined {
+  const { service: svc, port } = oc;
+  const mesh = push.mesh;
+  const base: Record<string, unknown> & EnvoyJson = { name: oc.name };
+  switch (svc.resolution) {
+    case 'ClientSideLB':
+      Object.assign(base, { type: 'EDS', eds_cluster_config: { eds_config: adsConfigSource(), service_name: oc.name } });
+      break;
+    case 'DNSLB':
+    case 'DNSRoundRobinLB': {
+      let groups = localityLbEndpoints(proxy, push, oc);
+      if (svc.resolution === 'DNSRoundRobinLB') groups = groups.slice(0, 1).map((g) => ({ ...g, lb_endpoints: (g.lb_endpoints as EnvoyJson[]).slice(0, 1) }));
+      // Istio leaves out DNS clusters with no endpoints (Envoy would reject them).
+      if (groups.length === 0) return undefined;
+      Object.assign(base, {
+        type: svc.resolution === 'DNSLB' ? 'STRICT_DNS' : 'LOGICAL_DNS',
+        dns_lookup_family: 'V4_ONLY',
+        dns_refresh_rate: duration(mesh.dnsRefreshRate) ?? '60s',
+        respect_dns_ttl: true,
+        load_assignment: { cluster_name: oc.name, endpoints: groups },
+      });
+      break;
+    }
+    case 'Passthrough':
+      Object.assign(base, { type: 'ORIGINAL_DST' });
+      break;
+  }
+  base.connect_timeout = duration(mesh.connectTimeout) ?? '10s';
+  base.circuit_breakers = defaultCircuitBreakers();
+  base.common_lb_config = {};
+  const d: ClusterDraft = { cluster: base };
+  if (isHTTP2(port.protocol)) setHttp2(d);
+  else if (port.protocol === 'Unsupported' && proxy.type === 'sidecar') useDownstreamProtocol(d);
+  const policy = effectivePolicy(oc.dr?.spec.trafficPolicy, oc.subset?.trafficPolicy, port.port);
+  if (policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' && (port.protocol === 'HTTP' || port.protocol === 'Unsupported')) setHttp2(d);
+  applyConnectionPool(d, policy.connectionPool);
+  applyOutlierDetection(d, policy.outlierDetection);
+  applyLoadBalancer(d, policy.loadBalancer);
+  const sans = serviceIdentities(push, oc);
+  applyTls(d, policy.tls, {
+    autoMtls: mesh.enableAutoMtls && !svc.meshExternal,
+    sni: istioMtlsSni(port.port, oc.subset?.name ?? '', svc.hostname),
+    sans,
+    http2: isHTTP2(port.protocol),
+    host: svc.hostname,
+  });
+  base.metadata = clusterMetadata(oc);
+  return finish(d);
+}
+
+/** SPIFFE identities of the workloads behind a service (and a ServiceEntry's subjectAltNames). */
+function serviceIdentities(push: PushContext, oc: OutboundCluster): string[] {
+  const ids = new Set<string>(oc.service.subjectAltNames ?? []);
+  for (const e of push.endpoints(oc.service)) if (e.serviceAccount) ids.add(spiffeId(push.mesh.trustDomain, e.namespace, e.serviceAccount));
+  return [...ids].sort();
+}
+
+function clusterMetadata(oc: OutboundCluster): EnvoyJson {
+  const istio: Record<string, unknown> = {
+    services: [{ host: oc.service.hostname, name: oc.service.name, namespace: oc.service.namespace }],
+    default_original_port: oc.port.port,
+  };
+  if (oc.subset) istio.subset = oc.subset.name;
+  if (oc.dr) istio.config = `/apis/networking.istio.io/v1/namespaces/${oc.dr.namespace}/destination-rule/${oc.dr.name}`;
+  return { filter_metadata: { istio: istio as EnvoyJson } };
+}
+
+function inboundClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
+  const out = new Map<string, EnvoyJson>();
+  const sidecar = push.sidecarFor(proxy);
+  const ingress = sidecar?.spec.ingress ?? [];
+  const timeout = duration(push.mesh.connectTimeout) ?? '10s';
+  if (ingress.length) {
+    for (const il of ingress) {
+      const port = il.port.number ?? 0;
+      const name = inboundClusterName(port);
+      const ep = parseDefaultEndpoint(il.defaultEndpoint, il.port.targetPort ?? port);
+      const c: Record<string, unknown> = { name, connect_timeout: timeout, circuit_breakers: defaultCircuitBreakers(), common_lb_config: {} };
+      if (ep) Object.assign(c, { type: 'STATIC', lb_policy: 'LEAST_REQUEST', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(ep.ip, ep.port) } }] }] } });
+      else Object.assign(c, originalDstInbound());
+      out.set(name, c as EnvoyJson);
+    }
+    return [...out.values()];
+  }
+  for (const inst of serviceInstances(proxy, push)) {
+    const name = inboundClusterName(inst.targetPort);
+    if (out.has(name)) continue;
+    const c: Record<string, unknown> = { name, ...originalDstInbound(), connect_timeout: timeout, circuit_breakers: defaultCircuitBreakers(), common_lb_config: {} };
+    c.metadata = { filter_metadata: { istio: { services: [{ host: inst.service.hostname, name: inst.service.name, namespace: inst.service.namespace }] } } };
+    if (isHTTP2(inst.servicePort.protocol)) c.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS_KEY]: { '@type': Ext.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } } };
+    out.set(name, c as EnvoyJson);
+  }
+  return [...out.values()];
+}
+
+function originalDstInbound(): EnvoyJson {
+  return {
+    type: 'ORIGINAL_DST',
+    lb_policy: 'CLUSTER_PROVIDED',
+    cleanup_interval: '60s',
+    upstream_bind_config: { source_address: { address: INBOUND_BIND_IP, port_value: 0 } },
+  };
+}
+
+/** `127.0.0.1:8080`, `0.0.0.0:8080`, `unix:///path` → where a Sidecar ingress listener forwards to. */
+export function parseDefaultEndpoint(s: string | undefined, fallbackPort: number): { ip: string; port: number } | undefined {
+  if (!s || s.startsWith('unix://')) return undefined;
+  const i = s.lastIndexOf(':');
+  const ip = i < 0 ? s : s.slice(0, i);
+  const port = i < 0 ? fallbackPort : Number(s.slice(i + 1));
+  // 0.0.0.0 means "the instance IP": Istio's ORIGINAL_DST behaviour.
+  if (ip === '0.0.0.0') return undefined;
+  return { ip, port };
+}
+
+function passthroughCluster(push: PushContext): EnvoyJson {
+  return {
+    name: PassthroughCluster,
+    type: 'ORIGINAL_DST',
+    connect_timeout: duration(push.mesh.connectTimeout) ?? '10s',
+    lb_policy: 'CLUSTER_PROVIDED',
+    circuit_breakers: defaultCircuitBreakers(),
+    typed_extension_protocol_options: {
+      [HTTP_PROTOCOL_OPTIONS_KEY]: { '@type': Ext.HttpProtocolOptions, use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } },
+    },
+  };
+}
+
+function inboundPassthroughCluster(push: PushContext): EnvoyJson {
+  return { ...passthroughCluster(push), name: InboundPassthroughCluster, upstream_bind_config: { source_address: { address: INBOUND_BIND_IP, port_value: 0 } } };
+}
+
+function blackHoleCluster(push: PushContext): EnvoyJson {
+  return { name: BlackHoleCluster, type: 'STATIC', connect_timeout: duration(push.mesh.connectTimeout) ?? '10s', lb_policy: 'ROUND_ROBIN' };
 }
