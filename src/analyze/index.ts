@@ -106,12 +106,14 @@ function suppressed(r: ConfigResource, code: string): boolean {
 /** istioctl's SortedDedupedCopy: by level, code, resource (kind/name/namespace), then text. */
 export function sortDedupe(ds: Diagnostic[]): Diagnostic[] {
   const cmp = (d: Diagnostic) => (d.resource ? `${d.resource.kind}/${d.resource.name}/${d.resource.namespace ?? ''}` : '');
+  // Byte order, as Go compares strings (`details-admin` sorts before `details/`).
+  const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
   const sorted = [...ds].sort((a, b) =>
     LEVEL_ORDER[a.level] - LEVEL_ORDER[b.level] ||
-    (a.code ?? '').localeCompare(b.code ?? '') ||
+    order(a.code ?? '', b.code ?? '') ||
     (a.resource ? 1 : 0) - (b.resource ? 1 : 0) ||
-    cmp(a).localeCompare(cmp(b)) ||
-    messageKey(a).localeCompare(messageKey(b)));
+    order(cmp(a), cmp(b)) ||
+    order(messageKey(a), messageKey(b)));
   const out: Diagnostic[] = [];
   let last = '';
   for (const d of sorted) {

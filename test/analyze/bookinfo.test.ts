@@ -11,20 +11,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyze } from '../../src/analyze/index.js';
 import { parsePaths } from '../../src/config/parse.js';
-import { samplesDir } from '../helpers/shared.js';
+import { BOOKINFO, MYSQL_WORKLOADS } from './bookinfo-set.js';
 
-const bookinfo = join(samplesDir, 'bookinfo');
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
-
-/** The set the README calls clean: the app, its gateway, every DestinationRule, all traffic to v1. */
-export const BOOKINFO = [
-  join(bookinfo, 'platform/kube/bookinfo.yaml'),
-  join(bookinfo, 'networking/bookinfo-gateway.yaml'),
-  join(bookinfo, 'networking/destination-rule-all.yaml'),
-  join(bookinfo, 'networking/virtual-service-all-v1.yaml'),
-];
-/** The optional ratings workloads that destination-rule-all.yaml has subsets for. */
-export const MYSQL_WORKLOADS = [join(bookinfo, 'platform/kube/bookinfo-ratings-v2-mysql.yaml'), join(bookinfo, 'platform/kube/bookinfo-ratings-v2-mysql-vm.yaml')];
 
 export interface Expectation {
   code: string;
