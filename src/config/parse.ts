@@ -52,7 +52,7 @@ export function parsePaths(paths: readonly string[], opts: ParseOptions = {}): P
       continue;
     }
     if (st.isDirectory()) {
-      for (const f of listYamlFiles(p)) readOne(out, f, opts);
+      for (const f of listYamlFiles(p)) readOne(out, f, opts, true);
     } else {
       readOne(out, p, opts);
     }
@@ -80,7 +80,7 @@ function listYamlFiles(dir: string): string[] {
   return files;
 }
 
-function readOne(out: ParseResult, file: string, opts: ParseOptions): void {
+function readOne(out: ParseResult, file: string, opts: ParseOptions, fromFolder = false): void {
   out.files.push(file);
   let size: number;
   try {
@@ -100,14 +100,19 @@ function readOne(out: ParseResult, file: string, opts: ParseOptions): void {
     out.diagnostics.push(fileError(file, `cannot read: ${(e as Error).message}`));
     return;
   }
-  parseInto(out, file, buf, opts);
+  parseInto(out, file, buf, opts, fromFolder && extname(file).toLowerCase() === '.json');
 }
 
 function fileError(file: string, message: string): Diagnostic {
   return { level: 'Error', message, pos: { file, line: 1, col: 1 } };
 }
 
-function parseInto(out: ParseResult, file: string, buf: Buffer, opts: ParseOptions): void {
+/**
+ * `lenientJson`: a .json file met while walking a folder may be data rather than a resource (a JWKS
+ * key set beside the YAML, as in Istio's samples); such a file is skipped with a note, as long as it
+ * has no apiVersion or kind at all. Named explicitly, it is an error like any other.
+ */
+function parseInto(out: ParseResult, file: string, buf: Buffer, opts: ParseOptions, lenientJson = false): void {
   if (buf.length > MAX_FILE_BYTES) {
     out.diagnostics.push(fileError(file, `input is over the ${MAX_FILE_BYTES / 1048576} MiB limit for one config file`));
     return;
@@ -158,6 +163,10 @@ function parseInto(out: ParseResult, file: string, buf: Buffer, opts: ParseOptio
     const source = { file, docIndex, doc, lineCounter };
     if (!isPlainObject(value)) {
       out.diagnostics.push({ level: 'Error', message: `document ${docIndex + 1} is a ${Array.isArray(value) ? 'list' : typeof value}, not a Kubernetes object (apiVersion, kind, metadata, spec)`, pos: pos(start) });
+      return;
+    }
+    if (lenientJson && value.apiVersion === undefined && value.kind === undefined) {
+      out.diagnostics.push({ level: 'Info', message: 'skipped: a JSON file that is not a Kubernetes object (no apiVersion or kind)', pos: pos(start) });
       return;
     }
     if (value.kind === 'List' && Array.isArray(value.items)) {
