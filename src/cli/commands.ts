@@ -26,4 +26,39 @@ export function registerCommands(program: Command): void {
     .option('-L, --list-analyzers', 'list the analyzers and exit')
     .option('-v, --verbose', 'say which analyzers ran')
     .action(async (files, opts) => (await import('./analyze.js')).run(files, opts));
+
+  program
+    .command('pilot')
+    .description('serve Istio config to Envoy (or Spar) proxies over xDS v3 ADS, applying changes live')
+    .requiredOption('--config <dir>', 'folder of Istio and Kubernetes YAML to serve and watch')
+    .option('--mesh <file>', 'MeshConfig (or the istio ConfigMap) YAML')
+    .option('--port <port>', 'ADS gRPC port (0: any free port)', '15010')
+    .option('--debug-port <port>', 'debug and metrics HTTP port (0: any free port, -1: off)', '15014')
+    .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option('--debounce <duration>', 'quiet period before a push', '100ms')
+    .option('--log-level <level>', 'pino log level: debug, info, warn, error', 'info')
+    .option('--no-synthetic-addresses', 'do not give Services ClusterIPs and Deployments pods as a cluster would')
+    .option('--no-watch', 'do not watch the config folder')
+    .action(async (opts) => (await import('./pilot.js')).run(opts));
+
+  program
+    .command('proxy')
+    .description('the data plane: an Envoy-compatible proxy configured by an Envoy v3 bootstrap and xDS')
+    .option('-c, --config-path <file>', 'Envoy v3 bootstrap (YAML or JSON)')
+    .option('--config-yaml <yaml>', 'bootstrap YAML merged over --config-path')
+    .option('--service-node <id>', 'node.id (overrides the bootstrap)')
+    .option('--service-cluster <name>', 'node.cluster (overrides the bootstrap)')
+    .option('--base-id <n>', 'accepted for Envoy compatibility (no shared memory is used)')
+    .option('-l, --log-level <level>', 'trace, debug, info, warning, error, critical, off', 'info')
+    .option('--concurrency <n>', 'accepted; one event loop serves all connections', '1')
+    .option('--drain-time-s <s>', 'seconds old listeners/filter chains drain before they close', '600')
+    .option('--mode <mode>', 'serve, or validate (check the bootstrap and exit)', 'serve')
+    .action(async (opts) => (await import('./proxy.js')).run(opts));
+
+  program
+    .command('proxy-status')
+    .description('sync status of every proxy connected to the pilot (SYNCED, STALE, NACKED per xDS type)')
+    .option('--pilot <url>', 'the pilot\'s debug address', 'http://127.0.0.1:15014')
+    .option('-o, --output <format>', 'output format: text or json', 'text')
+    .action(async (opts) => (await import('./proxy-status.js')).run(opts));
 }

@@ -1,0 +1,101 @@
+/**
+ * The pilot's config from a folder of YAML (Istio config plus Kubernetes Services, EndpointSlices,
+ * Deployments ...): read with parsePaths, each resource validated as `spar validate` does — invalid
+ * ones reported and skipped, the rest served — and watched with fs.watch; a change re-reads the
+ * folder after a quiet period and reports what changed (Istio: the file config store).
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Diagnostic } from '../api/diagnostics.js';
+import { validateResource } from '../api/validate.js';
+import { parsePaths } from '../config/parse.js';
+import type { ConfigResource } from '../config/resource.js';
+
+/** A resource refused by validation, with why. */
+export interface RejectedConfig {
+  kind: string;
+  namespace: string;
+  name: string;
+  file?: string;
+  errors: string[];
+}
+
+export interface ConfigSnapshot {
+  resources: ConfigResource[];
+  rejected: RejectedConfig[];
+  /** Problems reading files (YAML errors, unreadable files). */
+  fileErrors: Diagnostic[];
+}
+
+export const configKey = (r: { kind: string; namespace: string; name: string }): string => `${r.kind}/${r.namespace}/${r.name}`;
+
+/** Reads and validates every YAML file under `dir`. */
+export function readConfigDir(dir: string): ConfigSnapshot {
+  const parsed = parsePaths([dir]);
+  const resources: ConfigResource[] = [];
+  const rejected: RejectedConfig[] = [];
+  for (const r of parsed.resources) {
+    const errors = validateResource(r).filter((d) => d.level === 'Error');
+    if (errors.length === 0) resources.push(r);
+    else rejected.push({ kind: r.kind, namespace: r.namespace, name: r.name, file: r.source?.file, errors: errors.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)) });
+  }
+  return { resources, rejected, fileErrors: parsed.diagnostics };
+}
+
+export interface ConfigChange {
+  /** Kinds with an added, changed or removed resource. */
+  kinds: Set<string>;
+  /** `Kind/namespace/name` of each change, for logs. */
+  keys: string[];
+}
+
+/** What differs between two resource lists (by kind/namespace/name, then content). */
+export function diffConfig(before: readonly ConfigResource[], after: readonly ConfigResource[]): ConfigChange {
+  const old = new Map(before.map((r) => [configKey(r), JSON.stringify(r.raw)]));
+  const out: ConfigChange = { kinds: new Set(), keys: [] };
+  const seen = new Set<string>();
+  for (const r of after) {
+    const k = configKey(r);
+    seen.add(k);
+    if (old.get(k) !== JSON.stringify(r.raw)) {
+      out.kinds.add(r.kind);
+      out.keys.push(k);
+    }
+  }
+  for (const r of before) {
+    const k = configKey(r);
+    if (!seen.has(k)) {
+      out.kinds.add(r.kind);
+      out.keys.push(k);
+    }
+  }
+  return out;
+}
+
+/**
+ * Watches `dir` (recursively) and calls `onChange` after `quietMs` without further file events.
+ * Editors write files in several steps (truncate, write, rename); the quiet period folds them.
+ */
+export class DirectoryWatcher {
+  private watcher?: FSWatcher;
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly dir: string, private readonly quietMs: number, private readonly onChange: () => void) {}
+
+  start(): void {
+    this.watcher = watch(this.dir, { recursive: true, persistent: false }, () => this.poke());
+    this.watcher.on('error', () => this.poke());
+  }
+
+  private poke(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.onChange();
+    }, this.quietMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.watcher?.close();
+  }
+}
