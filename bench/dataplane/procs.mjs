@@ -154,6 +154,13 @@ export function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / clockTicks();
 }
 
+/** Busy CPU seconds of the whole machine so far (/proc/stat: all but idle and iowait). */
+export function machineBusySeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + (steal || 0)) / clockTicks();
+}
+
 /** Resident set size in bytes (/proc/<pid>/status VmRSS). */
 export function rssBytes(pid) {
   try {

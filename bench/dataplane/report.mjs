@@ -47,6 +47,7 @@ export function summarise(result) {
       }
       row.achievedRps = spread(mine.map((r) => r.achievedRps));
       row.errors = mine.reduce((s, r) => s + r.errors, 0);
+      row.machineBusyCpus = spread(mine.map((r) => r.machineBusyCpus));
       row.calls = mine.reduce((s, r) => s + r.calls, 0);
       const hops = mine[0].cpuSec.length;
       row.cpuPer1k = [];
@@ -73,14 +74,14 @@ const rateLabel = (rate) => (rate === 0 ? 'max' : rate.toLocaleString('en-US'));
 
 function tableRows(rows, protocols) {
   const out = [
-    '| protocol | rate (rps) | conns | topology | p50 ms | p90 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | achieved rps | proxy CPU s / 1k req (per proxy) | proxy RSS MB idle → load (per proxy) | errors |',
-    '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |',
+    '| protocol | rate (rps) | conns | topology | p50 ms | p90 ms | p99 ms | p99.9 ms | added p50 ms | added p99 ms | achieved rps | proxy CPU s / 1k req (per proxy) | proxy RSS MB idle → load (per proxy) | errors | machine CPUs busy |',
+    '| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
   ];
   for (const r of rows) {
     const proto = protocols.find((p) => p.id === r.protocol)?.label ?? r.protocol;
     const head = `| ${proto} | ${rateLabel(r.rate)} | ${r.conns} | ${r.label} |`;
     if (r.status !== 'measured') {
-      out.push(`${head} not available yet | | | | | | | | | |`);
+      out.push(`${head} not available yet | | | | | | | | | | |`);
       continue;
     }
     const cpu = r.cpuPer1k.length ? r.cpuPer1k.map((s) => f(s?.median, 4)).join(' + ') : '–';
@@ -88,7 +89,7 @@ function tableRows(rows, protocols) {
     out.push(
       `${head} ${sp(r.latencyMs.p50)} | ${sp(r.latencyMs.p90)} | ${sp(r.latencyMs.p99)} | ${sp(r.latencyMs.p999)} | ` +
         `${r.topology === 'direct' ? '(floor)' : sp(r.addedMs.p50)} | ${r.topology === 'direct' ? '(floor)' : sp(r.addedMs.p99)} | ` +
-        `${sp(r.achievedRps, 0)} | ${cpu} | ${rss} | ${r.errors} |`,
+        `${sp(r.achievedRps, 0)} | ${cpu} | ${rss} | ${r.errors} | ${f(r.machineBusyCpus?.median, 2)} |`,
     );
   }
   return out.join('\n');
@@ -104,11 +105,12 @@ export function markdown(result, protocols, headline) {
     `# Spar data-plane benchmark (${result.profile}, ${result.startedAt.slice(0, 10)})`,
     '',
     `Machine: ${m.cpuModel}, ${m.cpus} CPUs, Linux ${m.kernel}, Node ${m.node}; ${m.envoyVersion}; fortio ${m.fortioVersion}.`,
-    `Load average before the run: ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')} (other work on the machine shows here).`,
+    `Load average before the run: ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(' ')} (the benchmark itself accounts for about 1–2; more means other work shared the CPUs).`,
     `Pinning: ${result.settings.pinning}. Envoy runs with --concurrency 1; spar proxy from ${result.settings.sparFrom}.`,
     `Payload ${result.settings.payloadBytes} B each way; ${result.settings.durationSec} s per run, ${result.settings.repeats} repeat(s), topologies alternated within each cell; upstream: fortio server.`,
     'Figures are medians over the repeats, with min…max in small type; "added" is each repeat\'s difference to the direct run beside it.',
     'CPU is user+system seconds from /proc/<pid>/stat per proxy process, client-side proxy first; RSS from /proc/<pid>/status (idle after start-up and one probe request, peak during the run).',
+    '"Machine CPUs busy" is the whole machine\'s busy time during the run (/proc/stat) divided by its length: what client, server and proxies used plus anything else running.',
     '',
     head.length ? `## ${rateLabel(headline.rate)} rps, ${headline.conns} connection(s)${headline.rate === 1000 && headline.conns === 16 ? " (Istio's reference point)" : ''}\n\n${tableRows(head, protocols)}\n` : '',
     '## Every cell',

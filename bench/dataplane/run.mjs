@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HEADLINE, PAYLOAD_BYTES, PROFILES, PROTOCOLS, TOPOLOGIES } from './config.mjs';
 import { fortioLoad, startFortioServer } from './fortio.mjs';
-import { cpuSeconds, envoyPath, fortioPath, freePorts, lastLines, pinningPlan, rssBytes, rssPeakSampler, stop } from './procs.mjs';
+import { cpuSeconds, envoyPath, machineBusySeconds, fortioPath, freePorts, lastLines, pinningPlan, rssBytes, rssPeakSampler, stop } from './procs.mjs';
 import { sparMode, startChain } from './proxies.mjs';
 import { markdown, summarise, svgChart } from './report.mjs';
 
@@ -125,10 +125,13 @@ export async function runDataplane(opts) {
             const pids = chain.proxies.map((p) => p.pid);
             const cpu0 = pids.map(cpuSeconds);
             const rss = rssPeakSampler(pids);
+            const busy0 = machineBusySeconds();
+            const t0 = performance.now();
             const r = await fortioLoad(tools.fortio, { protocol, port: chain.entryPort, rate: cell.rate, conns: cell.conns, durationSec, cpus: pin.client, tmpDir: workDir, tag: `${t.id}-${protocol.id}-${repeat}` });
             const rssPeak = rss.stop();
             const cpuSec = pids.map((p, i) => cpuSeconds(p) - cpu0[i]);
-            result.runs.push({ protocol: protocol.id, rate: cell.rate, conns: cell.conns, topology: t.id, repeat, ...r, cpuSec, rssPeak });
+            const machineBusyCpus = (machineBusySeconds() - busy0) / ((performance.now() - t0) / 1000);
+            result.runs.push({ protocol: protocol.id, rate: cell.rate, conns: cell.conns, topology: t.id, repeat, ...r, cpuSec, rssPeak, machineBusyCpus });
             const lat = r.ok ? `p50 ${r.latencyMs.p50?.toFixed(3)} p99 ${r.latencyMs.p99?.toFixed(3)} ms, ${r.achievedRps.toFixed(0)} rps${r.errors ? `, ${r.errors} errors` : ''}` : r.error;
             log(`${protocol.id} ${cell.rate || 'max'}rps c${cell.conns} #${repeat} ${t.id}: ${lat}`);
           }
@@ -141,6 +144,7 @@ export async function runDataplane(opts) {
     rmSync(workDir, { recursive: true, force: true });
   }
   result.finishedAt = new Date().toISOString();
+  result.machine.loadavgAfter = loadavg();
   result.summary = summarise(result);
 
   const outDir = resolve(opts.out ?? join(repoRoot, 'bench', 'results', 'tmp'));
