@@ -30,12 +30,59 @@ describe('Bookinfo on loopback', () => {
   let details: RunningSample;
   const reviews = {} as Record<Version, RunningSample>;
   const page = {} as Record<Version, RunningSample>;
+  /** Ratings stand-ins: one that records what reaches it, one that fails with 500. */
+  let recorder: Stub;
+  let failing: Stub;
+  let unavailable: Stub;
+  let dead: number;
+  /** Productpages for the scenarios: signed-in user, ratings down (v2, v3), all down, reviews 503, propagation. */
+  const pp = {} as Record<'login' | 'noRatingsV2' | 'noRatingsV3' | 'allDown' | 'reviews503' | 'propagation', RunningSample>;
+  let reviewsFailingRatings: RunningSample;
 
+  // Every process starts in three parallel waves (backends, reviews, productpages): start-up, not
+  // the checks, is what costs time here.
   before(async () => {
-    [ratings, details] = await Promise.all([startSample('ratings'), startSample('details')]);
-    const versions: Version[] = ['v1', 'v2', 'v3'];
-    await Promise.all(versions.map(async (v) => (reviews[v] = await startReviews(v, ratings.port))));
-    await Promise.all(versions.map(async (v) => (page[v] = await startProductpage(details.port, reviews[v].port, ratings.port))));
+    const rec = (stars: string) => (_req: unknown, res: import('node:http').ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"id": 0, "ratings": ${stars}}`);
+    };
+    [ratings, details, recorder, failing, unavailable, dead] = await Promise.all([
+      startSample('ratings'),
+      startSample('details'),
+      startStub(rec('{"Reviewer1": 3, "Reviewer2": 1}')),
+      startStub((_req, res) => {
+        res.writeHead(500);
+        res.end('fault filter abort');
+      }),
+      startStub((_req, res) => {
+        res.writeHead(503, { 'content-type': 'text/plain' });
+        res.end('no healthy upstream');
+      }),
+      closedPort(),
+    ]);
+    const [v1, v2, v3, loginReviews, deadV2, deadV3, failingV2] = await Promise.all([
+      startReviews('v1', ratings.port),
+      startReviews('v2', ratings.port),
+      startReviews('v3', ratings.port),
+      startReviews('v2', recorder.port),
+      startReviews('v2', dead),
+      startReviews('v3', dead),
+      startReviews('v2', failing.port),
+    ]);
+    Object.assign(reviews, { v1, v2, v3 });
+    reviewsFailingRatings = failingV2;
+    const pages = await Promise.all([
+      startProductpage(details.port, v1.port, ratings.port),
+      startProductpage(details.port, v2.port, ratings.port),
+      startProductpage(details.port, v3.port, ratings.port),
+      startProductpage(details.port, loginReviews.port, recorder.port),
+      startProductpage(details.port, deadV2.port, dead),
+      startProductpage(details.port, deadV3.port, dead),
+      startProductpage(dead, dead, dead),
+      startProductpage(details.port, unavailable.port, ratings.port),
+    ]);
+    [page.v1, page.v2, page.v3, pp.login, pp.noRatingsV2, pp.noRatingsV3, pp.allDown, pp.reviews503] = pages;
+    pp.propagation = pp.login;
   });
   after(stopAll);
 
@@ -98,98 +145,68 @@ describe('Bookinfo on loopback', () => {
   });
 
   test('sign in as jason: session cookie, name on the page, end-user on calls; sign out clears it', async () => {
-    const recorder = await startStub((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"id": 0, "ratings": {"Reviewer1": 3, "Reviewer2": 1}}');
-    });
-    const rv = await startReviews('v2', recorder.port);
-    const pp = await startProductpage(details.port, rv.port, recorder.port);
-
-    const anonymous = await http(pp.port, '/productpage');
+    const { port } = pp.login;
+    const anonymous = await http(port, '/productpage');
     assert.ok(anonymous.body.includes('Sign in'));
     assert.equal(recorder.requests.at(-1)!.headers['end-user'], undefined);
 
-    const login = await http(pp.port, '/login', {
+    const login = await http(port, '/login', {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `http://127.0.0.1:${pp.port}/productpage` },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', referer: `http://127.0.0.1:${port}/productpage` },
       body: 'username=jason&passwd=password',
     });
     assert.equal(login.status, 302);
-    assert.equal(login.headers.location, `http://127.0.0.1:${pp.port}/productpage`);
+    assert.equal(login.headers.location, `http://127.0.0.1:${port}/productpage`);
     const setCookie = String(login.headers['set-cookie']);
     const cookie = setCookie.split(';')[0]!;
     assert.match(cookie, /^session=/);
 
-    const signedIn = await http(pp.port, '/productpage', { headers: { cookie } });
+    const signedIn = await http(port, '/productpage', { headers: { cookie } });
     assert.ok(signedIn.body.includes('>jason</p>'), 'user name in the nav bar');
     assert.ok(signedIn.body.includes('Sign out'));
     assert.equal(count(signedIn.body, 'glyphicon glyphicon-star'), 4, 'stars from the recording ratings (3 + 1)');
     assert.equal(recorder.requests.at(-1)!.headers['end-user'], 'jason', 'reviews forwards end-user to ratings');
 
-    const forged = await http(pp.port, '/productpage', { headers: { cookie: `${cookie.slice(0, -3)}xyz` } });
+    const forged = await http(port, '/productpage', { headers: { cookie: `${cookie.slice(0, -3)}xyz` } });
     assert.ok(forged.body.includes('Sign in'), 'a tampered session is no session');
 
-    const logout = await http(pp.port, '/logout', { headers: { cookie, referer: '/productpage' } });
+    const logout = await http(port, '/logout', { headers: { cookie, referer: '/productpage' } });
     assert.equal(logout.status, 302);
     assert.match(String(logout.headers['set-cookie']), /^session=; Expires=Thu, 01 Jan 1970/);
-    await http(pp.port, '/productpage');
+    await http(port, '/productpage');
     assert.equal(recorder.requests.at(-1)!.headers['end-user'], undefined);
   });
 
   test('ratings unavailable: "Ratings service is currently unavailable" per review (v2 and v3)', async () => {
-    const dead = await closedPort();
-    const [rv2, rv3] = await Promise.all([startReviews('v2', dead), startReviews('v3', dead)]);
-    for (const rv of [rv2, rv3]) {
-      const pp = await startProductpage(details.port, rv.port, dead);
-      const html = (await http(pp.port, '/productpage')).body;
+    for (const p of [pp.noRatingsV2, pp.noRatingsV3]) {
+      const html = (await http(p.port, '/productpage')).body;
       assert.equal(count(html, 'Ratings service is currently unavailable'), 2);
       assert.equal(count(html, 'glyphicon glyphicon-star'), 0);
       assert.ok(html.includes('Book Reviews'));
     }
-    const failing = await startStub((_req, res) => {
-      res.writeHead(500);
-      res.end('fault filter abort');
-    });
-    const rv = await startReviews('v2', failing.port);
-    const body = JSON.parse((await http(rv.port, '/reviews/0')).body) as { reviews: { rating: unknown }[] };
+    const body = JSON.parse((await http(reviewsFailingRatings.port, '/reviews/0')).body) as { reviews: { rating: unknown }[] };
     assert.deepEqual(body.reviews[0]!.rating, { error: 'Ratings service is currently unavailable' }, 'an HTTP 500 from ratings (fault abort) gives the same text');
   });
 
   test('details and reviews unavailable (connection refused): both error texts, page still 200', async () => {
-    const dead = await closedPort();
-    const pp = await startProductpage(dead, dead, dead);
-    const res = await http(pp.port, '/productpage');
+    const res = await http(pp.allDown.port, '/productpage');
     assert.equal(res.status, 200);
     for (const text of ['Error fetching product details', 'Sorry, product details are currently unavailable for this book.', 'Error fetching product reviews', 'Sorry, product reviews are currently unavailable for this book.']) {
       assert.ok(res.body.includes(text), `page lacks ${text}`);
     }
-    const api = await http(pp.port, '/api/v1/products/0/reviews');
+    const api = await http(pp.allDown.port, '/api/v1/products/0/reviews');
     assert.equal(api.status, 500);
     assert.deepEqual(JSON.parse(api.body), { error: 'Sorry, product reviews are currently unavailable for this book.' });
   });
 
   test('reviews answering 503: productpage tries twice and reports that status', async () => {
-    const unavailable = await startStub((_req, res) => {
-      res.writeHead(503, { 'content-type': 'text/plain' });
-      res.end('no healthy upstream');
-    });
-    const pp = await startProductpage(details.port, unavailable.port, ratings.port);
-    const api = await http(pp.port, '/api/v1/products/0/reviews');
+    const api = await http(pp.reviews503.port, '/api/v1/products/0/reviews');
     assert.equal(api.status, 503);
     assert.equal(unavailable.requests.length, 2);
   });
 
   describe('header propagation productpage → reviews → ratings', () => {
-    let recorder: Stub;
-    let pp: RunningSample;
-    before(async () => {
-      recorder = await startStub((_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{"id": 0, "ratings": {"Reviewer1": 5, "Reviewer2": 4}}');
-      });
-      const rv = await startReviews('v3', recorder.port);
-      pp = await startProductpage(details.port, rv.port, recorder.port);
-    });
+    const port = (): number => pp.propagation.port;
 
     test('x-request-id, b3 multi-headers, W3C, Datadog, Lightstep, user-agent and authorization arrive at ratings', async () => {
       const sent = {
@@ -207,7 +224,7 @@ describe('Bookinfo on loopback', () => {
         'user-agent': 'spar-test/1',
         authorization: 'Bearer abc',
       };
-      await http(pp.port, '/productpage', { headers: sent });
+      await http(port(), '/productpage', { headers: sent });
       const got = recorder.requests.at(-1)!.headers;
       for (const name of ['x-request-id', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-sampled', 'traceparent', 'tracestate', 'x-ot-span-context', 'x-datadog-trace-id', 'x-datadog-parent-id', 'x-datadog-sampling-priority', 'user-agent', 'authorization'] as const) {
         assert.equal(got[name], sent[name], name);
@@ -217,7 +234,7 @@ describe('Bookinfo on loopback', () => {
     });
 
     test('a single b3 header becomes x-b3-* (64-bit trace id padded to 128 bits)', async () => {
-      await http(pp.port, '/productpage', { headers: { b3: '80f198ee56343ba8-e457b5a2e4d86bd1-1', 'x-request-id': 'r-2' } });
+      await http(port(), '/productpage', { headers: { b3: '80f198ee56343ba8-e457b5a2e4d86bd1-1', 'x-request-id': 'r-2' } });
       const got = recorder.requests.at(-1)!.headers;
       assert.equal(got['x-b3-traceid'], '000000000000000080f198ee56343ba8');
       assert.equal(got['x-b3-spanid'], 'e457b5a2e4d86bd1');
@@ -227,7 +244,7 @@ describe('Bookinfo on loopback', () => {
     });
 
     test('x-b3-flags: 1 (debug) forwards as sampled; headers not in Istio\'s list stay behind', async () => {
-      await http(pp.port, '/productpage', { headers: { 'x-b3-traceid': '463ac35c9f6413ad', 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-flags': '1', 'x-custom': 'no', 'end-user': 'mallory' } });
+      await http(port(), '/productpage', { headers: { 'x-b3-traceid': '463ac35c9f6413ad', 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-flags': '1', 'x-custom': 'no', 'end-user': 'mallory' } });
       const got = recorder.requests.at(-1)!.headers;
       assert.equal(got['x-b3-sampled'], '1');
       assert.equal(got['x-custom'], undefined);
