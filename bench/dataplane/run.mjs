@@ -13,6 +13,7 @@ import { cpus as osCpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { HEADLINE, PAYLOAD_BYTES, PROFILES, PROTOCOLS, TOPOLOGIES } from './config.mjs';
 import { fortioLoad, startFortioServer } from './fortio.mjs';
 import { cpuSeconds, envoyPath, machineBusySeconds, fortioPath, freePorts, lastLines, pinningPlan, rssBytes, rssPeakSampler, stop } from './procs.mjs';
