@@ -50,9 +50,12 @@ export const MSG = {
   VirtualServiceHostNotFoundInGateway: t('IST0132', 'VirtualServiceHostNotFoundInGateway', 'Warning',
     'one or more host %v defined in VirtualService %s not found in Gateway %s.'),
   SchemaWarning: t('IST0133', 'SchemaWarning', 'Warning', 'Schema validation warning: %v'),
+  ServiceEntryAddressesRequired: t('IST0134', 'ServiceEntryAddressesRequired', 'Warning', 'ServiceEntry addresses are required for this protocol.'),
   DeprecatedAnnotation: t('IST0135', 'DeprecatedAnnotation', 'Info', 'Annotation %q has been deprecated%s and may not work in future Istio versions.'),
   DeploymentConflictingPorts: t('IST0137', 'DeploymentConflictingPorts', 'Warning',
     'This deployment %s is associated with multiple services %v using targetPort %q but different ports: %v.'),
+  GatewayDuplicateCertificate: t('IST0138', 'GatewayDuplicateCertificate', 'Warning', 'Duplicate certificate in multiple gateways %v may cause 404s if clients re-use HTTP2 connections.'),
+  InvalidApplicationUID: t('IST0144', 'InvalidApplicationUID', 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'),
   ConflictingGateways: t('IST0145', 'ConflictingGateways', 'Error', 'Conflict with gateways %s (workload selector %s, port %s, hosts %v).'),
   ExternalNameServiceTypeInvalidPortName: t('IST0150', 'ExternalNameServiceTypeInvalidPortName', 'Warning',
     'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly'),
@@ -65,6 +68,8 @@ export const MSG = {
     'The Subset %s defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).'),
   UnknownDestinationRuleHost: t('IST0174', 'UnknownDestinationRuleHost', 'Warning',
     'The host %s defined in the DestinationRule does not match any services in the mesh.'),
+  ConflictingServiceEntryProtocol: t('IST0177', 'ConflictingServiceEntryProtocol', 'Warning',
+    'Multiple ServiceEntries (%s) define the same host %q and port %d with conflicting protocols (%s).'),
 } as const satisfies Record<string, MessageType>;
 
 export type MessageName = keyof typeof MSG;

@@ -46,6 +46,8 @@ export interface SnapshotOptions {
   defaults?: boolean;
   /** Let Deployments and other controllers stand in for their pods (default true). */
   workloadPods?: boolean;
+  /** MeshConfig (istioctl's --meshConfigFile); Istio's defaults where absent. */
+  meshConfig?: Record<string, unknown>;
 }
 
 /** Identity of a resource: `Kind/namespace/name` (Kubernetes Gateway API Gateways are `KubernetesGateway`). */
@@ -67,6 +69,7 @@ export class Snapshot {
   readonly serviceHosts: ReadonlyMap<string, ServiceHost>;
   /** Whether the input held any Kubernetes Service / any Pod or workload: without them registry checks mean little. */
   readonly has: { services: boolean; pods: boolean };
+  readonly meshConfig: Record<string, unknown>;
   private readonly byKind = new Map<string, ConfigResource[]>();
   private readonly byKey = new Map<string, ConfigResource>();
 
@@ -94,6 +97,7 @@ export class Snapshot {
     this.resources = [...this.byKey.values()];
     this.duplicates = dups;
     this.has = { services: userHasServices, pods: userHasPods };
+    this.meshConfig = opts.meshConfig ?? {};
     this.pods = buildPods(this, opts.workloadPods !== false);
     this.serviceHosts = buildServiceHosts(this);
   }

@@ -17,6 +17,8 @@ export interface AnalyzeCase {
   /** Istio's analyzer, e.g. `virtualservice.GatewayAnalyzer` or `schema.CollectionValidationAnalyzer(VirtualService)`. */
   analyzer: string;
   expected: ExpectedMessage[];
+  /** MeshConfig file for the case, if any. */
+  meshConfig?: string;
 }
 
 export function readCases(dir: string): AnalyzeCase[] {
@@ -32,6 +34,8 @@ export function readCases(dir: string): AnalyzeCase[] {
     }
     if (!cur) continue;
     if (line.startsWith('- input:')) {
+      const mc = /\(meshConfig `testdata\/([^`]+)`\)/.exec(line);
+      if (mc) cur.meshConfig = join(dir, mc[1]);
       const head = line.replace(/\(meshConfig.*\)$/, '');
       cur.inputs = [...head.matchAll(/`testdata\/([^`]+)`/g)].map((m) => join(dir, m[1]));
     } else if (line.startsWith('- analyzer:')) {

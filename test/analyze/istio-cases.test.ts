@@ -6,6 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { analyze, findAnalyzer } from '../../src/analyze/index.js';
 import { parsePaths } from '../../src/config/parse.js';
 import { analyzeDir } from '../helpers/shared.js';
@@ -16,6 +18,8 @@ const RENAMED: Record<string, string[]> = {
   'deployment.ServiceAssociationAnalyzer': ['deployment.MultiServiceAnalyzer'],
   'destinationrule.PodNotSelectedAnalyzer': ['destinationrule.SubsetSelectPodAnalyzer'],
   'schema.CollectionValidationAnalyzer(VirtualService)': ['virtualservice.UnreachableRulesAnalyzer'],
+  'serviceentry.ProtocolAddressesAnalyzer': ['serviceentry.Analyzer'],
+  'deployment.ApplicationUIDAnalyzer': ['applicationUID.Analyzer'],
 };
 
 const cases = readCases(analyzeDir);
@@ -37,7 +41,8 @@ for (const c of cases) {
     const parsed = parsePaths(c.inputs, { defaultNamespace: '' });
     // Istio's test harness: resources keep an empty namespace, runtime kinds come from the files,
     // istioctl's default ingress gateway is added, and only real Pods stand for workloads.
-    const result = analyze(parsed.resources, { analyzers: names, defaults: true, workloadPods: false, forceRegistry: true });
+    const meshConfig = c.meshConfig ? (parseYaml(readFileSync(c.meshConfig, 'utf8')) as Record<string, unknown>) : undefined;
+    const result = analyze(parsed.resources, { analyzers: names, defaults: true, workloadPods: false, forceRegistry: true, meshConfig });
     const actual = result.messages.map((m) => {
       const r = m.resource!;
       return `${m.codeName} — ${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;

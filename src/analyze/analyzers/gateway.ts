@@ -1,7 +1,8 @@
 /**
  * Gateway analyzers (Istio's analyzers/gateway): the gateway workload exists and its Service
  * exposes each server port (IST0101, IST0162), TLS credentials exist beside the gateway workload
- * (IST0101), and no two Gateways on the same workload and port claim the same host (IST0145).
+ * (IST0101), no two Gateways on the same workload and port claim the same host (IST0145), and
+ * no two Gateways on one workload serve the same certificate (IST0138).
  */
 import { register } from '../analyzer.js';
 import { firstSelectorKey, selectorMatches, selectorString, type Labels } from '../hosts.js';
@@ -151,6 +152,42 @@ register({
         }
         if (conflicts.length > 0) {
           report(message(MSG.ConflictingGateways, gw, [conflicts.sort().join(','), sel, port, hosts.join(',')]));
+        }
+      }
+    }
+  },
+});
+
+/** Same credentialName, or the same inline certificate and key. */
+function sameCertificate(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const [ca, cb] = [str(a.credentialName), str(b.credentialName)];
+  if (ca && cb) return ca === cb;
+  if (ca || cb) return false;
+  const [sa, sb] = [str(a.serverCertificate), str(b.serverCertificate)];
+  if (!sa || !sb || sa !== sb) return false;
+  const [ka, kb] = [str(a.privateKey), str(b.privateKey)];
+  return ka !== '' && kb !== '' && ka === kb;
+}
+
+register({
+  name: 'gateway.CertificateAnalyzer',
+  description: 'Checks a gateway certificate',
+  inputs: ['Gateway'],
+  emits: [MSG.GatewayDuplicateCertificate],
+  analyze({ snapshot, report }) {
+    const gws = snapshot.of('Gateway');
+    for (const gw of gws) {
+      const selector = labelsOf(gw.spec.selector);
+      // Gateways whose selector includes this one's run on (at least) the same workloads.
+      const peers = gws.filter((o) => o !== gw && selectorMatches(selector, labelsOf(o.spec.selector)));
+      for (const other of peers) {
+        for (const s of arr(gw.spec.servers).map(obj)) {
+          for (const t of arr(other.spec.servers).map(obj)) {
+            if (s.tls == null || t.tls == null) continue;
+            if (sameCertificate(obj(s.tls), obj(t.tls))) {
+              report(message(MSG.GatewayDuplicateCertificate, gw, [[fullName(gw), fullName(other)]], ['metadata', 'name']));
+            }
+          }
         }
       }
     }
