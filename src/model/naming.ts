@@ -62,6 +62,6 @@ export function virtualHostDomains(host: string, vips: readonly string[], proxyN
     if (ns === proxyNamespace) names.push(base.slice(0, dot));
     names.push(`${base}.svc`, base);
   }
-  for (const v of vips) names.push(v.includes(':') ? `[${v}]` : v);
+  for (const v of vips) if (!v.includes('/')) names.push(v.includes(':') ? `[${v}]` : v);
   return names;
 }

@@ -122,7 +122,10 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
   // HTTP detection only where it is needed: not on ports declared HTTP or TCP (server-first protocols would stall).
   const declared = captured.filter((p) => p.protocol !== 'Unsupported').map((p) => p.port);
   const httpInsp: Record<string, unknown> = { ...httpInspector() };
-  if (declared.length) httpInsp.filter_disabled = { or_match: { rules: declared.map((port) => ({ destination_port_range: { start: port, end: port + 1 } })) } };
+  const rules = declared.map((port) => ({ destination_port_range: { start: port, end: port + 1 } }));
+  // Envoy wants two or more rules in an or_match.
+  if (rules.length === 1) httpInsp.filter_disabled = rules[0];
+  else if (rules.length > 1) httpInsp.filter_disabled = { or_match: { rules } };
   out.push({
     name: VirtualInboundListener,
     address: socketAddress(WildcardAddress, InboundCapturePort),

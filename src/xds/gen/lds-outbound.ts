@@ -86,8 +86,11 @@ function tcpChains(proxy: Proxy, push: PushContext, ps: PlannedService, statPref
   if (!out.length) {
     const cluster = outboundClusterName(port.port, '', svc.hostname);
     // A TLS service without a VIP is told apart from others on the port by SNI.
-    const match = isTls && svc.addresses.length === 0 && !svc.hostname.startsWith('*') ? ({ server_names: [svc.hostname] } as EnvoyJson) : undefined;
-    out.push({ match, filters: [tcpProxyFilter(cluster, cluster)], sni: !!match });
+    const sni = isTls && svc.addresses.length === 0 && !svc.hostname.startsWith('*');
+    const match: Record<string, unknown> = {};
+    if (ps.cidr) match.prefix_ranges = [cidr(ps.cidr)];
+    if (sni) match.server_names = [svc.hostname];
+    out.push({ match: Object.keys(match).length ? (match as EnvoyJson) : undefined, filters: [tcpProxyFilter(cluster, cluster)], sni });
   }
   return out;
 }

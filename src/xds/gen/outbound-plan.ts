@@ -23,6 +23,8 @@ export type ListenerKind = 'http' | 'tcp' | 'auto';
 export interface PlannedService {
   service: Service;
   port: ServicePort;
+  /** A ServiceEntry address that is a CIDR range: the chain matches destinations in it. */
+  cidr?: string;
 }
 
 export interface OutboundListenerPlan {
@@ -84,8 +86,11 @@ export function outboundListenerPlan(proxy: Proxy, push: PushContext): OutboundL
     for (const sp of svc.ports) {
       if (sp.protocol === 'UDP' || explicitPorts.has(sp.port)) continue;
       const kind = kindOf(sp.protocol);
-      const vip = noCapture ? undefined : svc.addresses[0];
-      const ps = { service: svc, port: sp };
+      const addr = noCapture ? undefined : svc.addresses[0];
+      // A ServiceEntry address may be a CIDR: a /32 is a VIP; a wider range matches on the wildcard listener.
+      const vip = addr?.endsWith('/32') ? addr.slice(0, -3) : addr?.includes('/') ? undefined : addr;
+      const cidr = addr?.includes('/') && !vip ? addr : undefined;
+      const ps: PlannedService = cidr ? { service: svc, port: sp, cidr } : { service: svc, port: sp };
       if (kind === 'http') add(defaultBind, sp.port, 'http', ps, String(sp.port), noCapture);
       else if (vip) add(vip, sp.port, kind, ps, kind === 'auto' ? `${svc.hostname}:${sp.port}` : undefined, false);
       else add(defaultBind, sp.port, kind, ps, kind === 'auto' ? String(sp.port) : undefined, noCapture);
