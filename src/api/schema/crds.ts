@@ -162,7 +162,7 @@ function parseCrd(entry: Entry): Crd | null {
 
 function parseVersionSchema(item: string): JsonSchema | undefined {
   try {
-    const list: unknown = parse(item.replace(/^ {2}/gm, ''));
+    const list: unknown = parse(item, { uniqueKeys: false });
     const ver = obj(Array.isArray(list) ? list[0] : undefined);
     return obj(obj(ver?.schema)?.openAPIV3Schema) as JsonSchema | undefined;
   } catch {

@@ -26,7 +26,7 @@ let ajv: Ajv | undefined;
 function instance(): Ajv {
   if (ajv) return ajv;
   // Ajv's code optimiser costs more at compile time than it saves on objects this small.
-  ajv = new Ajv({ allErrors: true, strict: false, verbose: true, messages: false, validateSchema: false, code: { optimize: false } });
+  ajv = new Ajv({ allErrors: true, strict: false, verbose: true, messages: false, validateSchema: false, logger: false, inlineRefs: false, code: { optimize: false } });
   ajv.addVocabulary(K8S_KEYWORDS);
   // kube-openapi checks string formats only; number formats (int32, int64, float, double) are
   // annotations in CRDs.
@@ -94,28 +94,44 @@ const HOIST_MIN_CHARS = 400;
  * error schema paths still say when an error came from a branch.
  */
 function hoistRepeats(schema: JsonSchema): JsonSchema {
-  const counts = new Map<string, number>();
-  const count = (s: JsonSchema) => {
-    const j = JSON.stringify(s);
-    if (j.length >= HOIST_MIN_CHARS) counts.set(j, (counts.get(j) ?? 0) + 1);
-    forEachChild(s, count);
-  };
-  forEachChild(schema, count);
-  const defs: Record<string, JsonSchema> = {};
-  const names = new Map<string, string>();
-  const rewrite = (s: JsonSchema): JsonSchema => {
-    const j = JSON.stringify(s);
-    if ((counts.get(j) ?? 0) < 2) return mapChildren(s, rewrite);
-    let name = names.get(j);
-    if (!name) {
-      name = `s${names.size}`;
-      names.set(j, name);
-      defs[name] = mapChildren(s, rewrite);
+  // Intern every sub-schema bottom-up: its identity is its own keywords plus its children's ids,
+  // so equal sub-schemas get equal ids without stringifying whole subtrees at every level.
+  const ids = new Map<JsonSchema, number>();
+  const byKey = new Map<string, { id: number; size: number; uses: number }>();
+  const intern = (s: JsonSchema): { id: number; size: number; uses: number } => {
+    const kids: string[] = [];
+    let size = 0;
+    const child = (c: JsonSchema) => {
+      const e = intern(c);
+      size += e.size;
+      return e.id;
+    };
+    for (const [k, v] of Object.entries(s.properties ?? {})) kids.push(`${k}=${child(v)}`);
+    const items = s.items ? child(s.items) : -1;
+    const additional = typeof s.additionalProperties === 'object' ? child(s.additionalProperties) : -1;
+    const own = JSON.stringify({ ...s, properties: undefined, items: undefined, additionalProperties: typeof s.additionalProperties === 'object' ? undefined : s.additionalProperties });
+    const key = `${own}|${kids.join(',')}|${items}|${additional}`;
+    let e = byKey.get(key);
+    if (!e) {
+      e = { id: byKey.size, size: size + own.length, uses: 0 };
+      byKey.set(key, e);
     }
+    e.uses++;
+    ids.set(s, e.id);
+    return e;
+  };
+  intern(schema);
+  const entries = [...byKey.values()];
+  const defs: Record<string, JsonSchema> = {};
+  const rewrite = (s: JsonSchema): JsonSchema => {
+    const e = entries[ids.get(s) ?? -1];
+    if (!e || e.uses < 2 || e.size < HOIST_MIN_CHARS) return mapChildren(s, rewrite);
+    const name = `s${e.id}`;
+    defs[name] ??= mapChildren(s, rewrite);
     return { $ref: `#/definitions/${name}` };
   };
   const out = mapChildren(schema, rewrite);
-  if (names.size > 0) out.definitions = defs;
+  if (Object.keys(defs).length > 0) out.definitions = defs;
   return out;
 }
 
