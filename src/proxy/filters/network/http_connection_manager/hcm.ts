@@ -1,0 +1,155 @@
+/**
+ * The HTTP connection manager's runtime for one filter chain: owns the HTTP/1.1 codec (node:http's
+ * llhttp parser) and the HTTP/2 codec (node:http2), takes connections from the listener and runs an
+ * HttpStream per request. `codec_type: AUTO` sniffs the HTTP/2 connection preface on cleartext and
+ * uses ALPN on TLS. Draining (listener update or removal, /drain_listeners) closes HTTP/1 connections
+ * after their current response (`connection: close`) and sends GOAWAY on HTTP/2.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createH2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { HttpStream, type ConnectionInfo, type HttpEnv } from '../../../http/stream.js';
+import { StreamInfo } from '../../../stream-info.js';
+import { hcmStats, type HcmStats, type StatsStore } from '../../../stats/stats.js';
+import type { HcmConfig } from './config.js';
+
+const CONN = Symbol('spar.conn');
+type TaggedSocket = Socket & { [CONN]?: ConnState };
+interface ConnState {
+  info: ConnectionInfo;
+  active: number;
+}
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
+
+export class HttpConnectionManager {
+  readonly stats: HcmStats;
+  private readonly h1: Server | undefined;
+  private readonly h2: Http2Server | undefined;
+  private readonly sockets = new Set<TaggedSocket>();
+  private readonly sessions = new Set<Http2Session>();
+  private draining = false;
+
+  constructor(readonly cfg: HcmConfig, private readonly env: HttpEnv, store: StatsStore) {
+    this.stats = hcmStats(store, cfg.statPrefix);
+    if (cfg.codec !== 'HTTP2') {
+      const h1 = createServer({
+        maxHeaderSize: cfg.maxRequestHeadersKb * 1024,
+        requireHostHeader: false,
+        requestTimeout: cfg.requestTimeoutMs,
+        headersTimeout: cfg.requestHeadersTimeoutMs,
+        keepAliveTimeout: Math.min(cfg.idleTimeoutMs, 2 ** 31 - 1),
+        noDelay: true,
+      } as never);
+      h1.maxHeadersCount = cfg.maxHeadersCount;
+      h1.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, req.socket as TaggedSocket));
+      h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TaggedSocket));
+      this.h1 = h1;
+    }
+    if (cfg.codec !== 'HTTP1') {
+      const h2 = createH2Server({
+        settings: { maxConcurrentStreams: Math.min(cfg.h2MaxConcurrentStreams, 2 ** 31 - 1) },
+        maxHeaderListSize: cfg.maxRequestHeadersKb * 1024,
+        maxSessionMemory: 64,
+      } as never);
+      h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => this.onRequest(req, res, req.socket as unknown as TaggedSocket));
+      h2.on('session', (s: Http2Session) => {
+        this.sessions.add(s);
+        s.on('close', () => this.sessions.delete(s));
+        if (this.draining) s.goaway();
+      });
+      h2.on('sessionError', () => {});
+      this.h2 = h2;
+    }
+  }
+
+  /** A new downstream connection (TCP or TLS, already through listener filters). */
+  onConnection(socket: Socket, info: ConnectionInfo, alpn?: string): void {
+    const s = socket as TaggedSocket;
+    s[CONN] = { info, active: 0 };
+    this.sockets.add(s);
+    this.stats.downstream_cx_total.value++;
+    this.stats.downstream_cx_active.value++;
+    s.once('close', () => {
+      this.sockets.delete(s);
+      this.stats.downstream_cx_active.value--;
+    });
+    s.on('error', () => {});
+    if (this.cfg.codec === 'HTTP1' || (!this.h2)) return void this.h1!.emit('connection', s);
+    if (this.cfg.codec === 'HTTP2' || !this.h1) return void this.h2!.emit('connection', s);
+    if (info.tls) {
+      const proto = alpn ?? (s as TLSSocket).alpnProtocol;
+      return void (proto === 'h2' ? this.h2 : this.h1).emit('connection', s);
+    }
+    // AUTO on cleartext: HTTP/2 with prior knowledge starts with the connection preface.
+    s.once('readable', () => {
+      const chunk = s.read() as Buffer | null;
+      if (chunk === null) return void this.h1!.emit('connection', s);
+      s.unshift(chunk);
+      const n = Math.min(chunk.length, H2_PREFACE.length);
+      const h2 = chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      (h2 ? this.h2! : this.h1!).emit('connection', s);
+    });
+  }
+
+  private onRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse, socket: TaggedSocket): void {
+    const st = socket[CONN];
+    if (!st) return void res.destroy();
+    st.active++;
+    if (req.httpVersionMajor === 2) this.stats.downstream_rq_http2_total.value++;
+    else this.stats.downstream_rq_http1_total.value++;
+    if (this.draining && req.httpVersionMajor !== 2) (res as ServerResponse).shouldKeepAlive = false;
+    res.once('close', () => {
+      st.active--;
+      if (this.draining && st.active === 0 && req.httpVersionMajor !== 2) socket.end();
+    });
+    new HttpStream(req, res, this.cfg, this.env, st.info, this.stats).run();
+  }
+
+  /** Codec errors (malformed request, oversized headers): Envoy answers and closes, logging DPE. */
+  private onClientError(err: NodeJS.ErrnoException, socket: TaggedSocket): void {
+    this.stats.downstream_cx_protocol_error.value++;
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const text = code === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    if (socket.writable) {
+      socket.end(`HTTP/1.1 ${code} ${text}\r\ncontent-length: ${text.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${text}`);
+    } else socket.destroy();
+    const info = socket[CONN]?.info;
+    const logs = this.cfg.accessLogs;
+    if (info && logs && err.code !== 'ECONNRESET') {
+      const si = new StreamInfo();
+      si.downstreamRemoteAddress = info.remote;
+      si.downstreamLocalAddress = info.local;
+      si.responseCode = code;
+      si.setFlag('DPE');
+      si.responseCodeDetails = code === 431 ? 'http1.headers_too_large' : 'http1.codec_error';
+      si.bytesSent = text.length;
+      si.finish();
+      for (const l of logs) l(si);
+    }
+  }
+
+  /** Stops keep-alive: idle connections close now, busy ones after their response; GOAWAY on HTTP/2. */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const s of this.sockets) if ((s[CONN]?.active ?? 0) === 0 && !this.isH2(s)) s.end();
+    for (const s of this.sessions) s.goaway();
+  }
+
+  private isH2(s: Socket): boolean {
+    for (const sess of this.sessions) if ((sess.socket as unknown) === s) return true;
+    return false;
+  }
+
+  /** Closes every connection now (shutdown, or the drain time ran out). */
+  close(): void {
+    for (const s of this.sessions) s.destroy();
+    for (const s of this.sockets) s.destroy();
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * One HTTP request through the connection manager: Envoy's ActiveStream. Request headers are
+ * prepared as Envoy does (x-request-id, x-forwarded-for/-proto, :authority), the route is selected,
+ * filters run, then the router forwards upstream or the stream answers locally. Every ending —
+ * response complete, local reply, downstream reset — goes through `complete()`, which writes the
+ * access log exactly once.
+ *
+ * Downstream codecs (node:http for HTTP/1.1, node:http2's compatibility API for HTTP/2) present the
+ * same request/response objects, so this file does not care which one it has.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { randomUUID } from 'node:crypto';
+import { StreamInfo, type ResponseFlagName } from '../stream-info.js';
+import type { HcmConfig } from '../filters/network/http_connection_manager/config.js';
+import type { HcmStats } from '../stats/stats.js';
+import type { ClusterManager } from '../cluster/cluster-manager.js';
+import type { Route, RouteTable } from '../router/route-table.js';
+import { forward } from '../router/router.js';
+import { getHeader, type Headers } from './headers.js';
+import type { LocalReplySpec } from './local-reply.js';
+import { LocalReply } from './local-reply.js';
+import { normalizePath } from './path.js';
+
+export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+/** What the connection manager shares with its streams. */
+export interface HttpEnv {
+  clusters: ClusterManager;
+  routes: Map<string, RouteTable>;
+}
+
+/** Per-connection facts, computed once per connection (not per request). */
+export interface ConnectionInfo {
+  remote: string;
+  remoteIp: string;
+  local: string;
+  direct: string;
+  connectionId: number;
+  tls: boolean;
+  sni: string;
+  /** The original destination (use_original_dst / ORIGINAL_DST clusters). */
+  originalDst?: { ip: string; port: number };
+}
+
+const INTERNAL_V4 = /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
+function isInternal(ip: string): boolean {
+  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
+  return INTERNAL_V4.test(ip) || ip === '::1' || /^f[cd]/i.test(ip);
+}
+
+export class HttpStream {
+  readonly si = new StreamInfo();
+  headers: Headers;
+  route: Route | undefined = undefined;
+  /** :path without the query, and the query ('' when none). */
+  path = '';
+  query = '';
+  done = false;
+  /** The router's cancel hook (downstream went away). */
+  onReset: (() => void) | undefined = undefined;
+  requestComplete = false;
+
+  constructor(
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
+    readonly cfg: HcmConfig,
+    readonly env: HttpEnv,
+    readonly conn: ConnectionInfo,
+    readonly stats: HcmStats,
+  ) {
+    const si = this.si;
+    si.downstreamRemoteAddress = conn.remote;
+    si.downstreamLocalAddress = conn.local;
+    si.downstreamDirectRemoteAddress = conn.direct;
+    si.connectionId = conn.connectionId;
+    si.requestedServerName = conn.sni;
+    const h2 = req.httpVersionMajor === 2;
+    si.protocol = h2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    const h = req.headers as Headers;
+    if (!h2) {
+      h[':method'] = req.method;
+      h[':path'] = req.url;
+      h[':scheme'] = conn.tls ? 'https' : 'http';
+      if (h.host !== undefined) {
+        h[':authority'] = h.host;
+        delete h.host;
+      } else h[':authority'] = '';
+    }
+    this.headers = h;
+    si.requestHeaders = h;
+  }
+
+  /** Runs the request: header preparation, routing, filters, then router or local reply. */
+  run(): void {
+    const { cfg, headers: h, si, stats } = this;
+    stats.downstream_rq_total.value++;
+    stats.downstream_rq_active.value++;
+    this.res.on('close', () => this.onDownstreamClose());
+    this.req.on('end', () => { this.requestComplete = true; });
+
+    // x-forwarded-for / x-forwarded-proto / x-envoy-internal, as the connection manager does.
+    if (cfg.useRemoteAddress) {
+      if (!cfg.skipXffAppend) {
+        const xff = getHeader(h, 'x-forwarded-for');
+        h['x-forwarded-for'] = xff ? `${xff},${this.conn.remoteIp}` : this.conn.remoteIp;
+      }
+      h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
+      if (isInternal(this.conn.remoteIp)) h['x-envoy-internal'] = 'true';
+      else delete h['x-envoy-internal'];
+    } else if (h['x-forwarded-proto'] === undefined) {
+      h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
+    }
+    if (cfg.generateRequestId && (h['x-request-id'] === undefined || (cfg.useRemoteAddress && !cfg.preserveExternalRequestId && !isInternal(this.conn.remoteIp)))) {
+      h['x-request-id'] = randomUUID();
+    }
+    if (cfg.headersWithUnderscores !== 'ALLOW') {
+      for (const k of Object.keys(h)) {
+        if (!k.includes('_')) continue;
+        if (cfg.headersWithUnderscores === 'REJECT_REQUEST') return this.localReply({ status: 400, body: 'Bad Request', details: 'unexpected_underscore' });
+        delete h[k];
+      }
+    }
+
+    let rawPath = (h[':path'] as string | undefined) ?? '';
+    if (cfg.normalizePath || cfg.mergeSlashes) {
+      const n = normalizePath(rawPath, cfg.normalizePath, cfg.mergeSlashes);
+      if (n === undefined) return this.localReply({ status: 400, body: 'Bad Request', details: 'path_normalization_failed' });
+      rawPath = n;
+      h[':path'] = n;
+    }
+    const q = rawPath.indexOf('?');
+    const frag = rawPath.indexOf('#');
+    const end = q >= 0 ? q : frag >= 0 ? frag : rawPath.length;
+    this.path = rawPath.slice(0, end);
+    this.query = q >= 0 ? rawPath.slice(q + 1, frag > q ? frag : undefined) : '';
+
+    const table = cfg.routeTable ?? (cfg.rdsName !== undefined ? this.env.routes.get(cfg.rdsName) : undefined);
+    for (const name of table?.internalOnly ?? []) if (cfg.useRemoteAddress && !isInternal(this.conn.remoteIp)) delete h[name];
+    const route = table?.match((h[':authority'] as string) ?? '', this);
+    if (!route) {
+      stats.no_route.value++;
+      return this.localReply(LocalReply.noRoute);
+    }
+    this.route = route;
+    si.routeName = route.name;
+    si.virtualHostName = route.vhost.name;
+
+    for (const f of cfg.filters) {
+      if (f.onRequestHeaders && !f.onRequestHeaders(h, si, (status, body, flag) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: 'filter' }))) return;
+    }
+
+    const a = route.action;
+    if (a.kind === 'direct_response') {
+      stats.rq_direct_response.value++;
+      return this.localReply({ status: a.status, body: a.body ?? '', details: 'direct_response' }, true);
+    }
+    if (a.kind === 'redirect') {
+      stats.rq_redirect.value++;
+      return this.redirect(a);
+    }
+    route.requestMutation.apply(h, si);
+    forward(this, a);
+  }
+
+  private redirect(a: Extract<Route['action'], { kind: 'redirect' }>): void {
+    const h = this.headers;
+    const scheme = a.scheme ?? ((h[':scheme'] as string) || 'http');
+    let host = a.host ?? ((h[':authority'] as string) || '');
+    const hasPort = /:\d+$/.test(host) && !host.endsWith(']');
+    if (a.port !== undefined) host = `${hasPort ? host.slice(0, host.lastIndexOf(':')) : host}:${a.port}`;
+    else if (a.scheme && hasPort && a.host === undefined) {
+      // Envoy drops a default port of the new scheme when changing scheme.
+      const p = host.slice(host.lastIndexOf(':') + 1);
+      if ((scheme === 'https' && p === '443') || (scheme === 'http' && p === '80')) host = host.slice(0, host.lastIndexOf(':'));
+    }
+    let path = this.path;
+    if (a.path !== undefined) path = a.path;
+    else if (a.prefixRewrite !== undefined && this.route?.match.prefix !== undefined) path = a.prefixRewrite + path.slice(this.route.match.prefix.length);
+    else if (a.regexRewrite) path = a.regexRewrite.re.replaceAll(path, a.regexRewrite.sub);
+    let query = a.stripQuery ? '' : this.query;
+    if (a.path !== undefined && a.path.includes('?')) query = '';
+    const location = `${scheme}://${host}${path}${query ? '?' + query : ''}`;
+    this.localReply({ status: a.code, body: '', details: 'direct_response' }, true, { location });
+  }
+
+  /** Answers locally (Envoy's sendLocalReply): text/plain body, response header mutations when routed. */
+  localReply(spec: LocalReplySpec, routed = false, extra?: Headers): void {
+    const res = this.res;
+    const si = this.si;
+    if (spec.flag) si.setFlag(spec.flag);
+    si.responseCodeDetails = spec.details;
+    if (this.done || res.headersSent) {
+      // Too late for a reply: reset the stream.
+      this.resetDownstream();
+      return;
+    }
+    const body = typeof spec.body === 'string' ? Buffer.from(spec.body) : (spec.body as Buffer);
+    const rh: Headers = { ...extra };
+    if (body.length) {
+      rh['content-type'] = 'text/plain';
+    }
+    rh['content-length'] = String(body.length);
+    if (routed && this.route) this.route.responseMutation.apply(rh, si);
+    this.finalizeResponseHeaders(rh);
+    for (const f of this.cfg.filters) f.onResponseHeaders?.(spec.status, rh, si);
+    si.responseCode = spec.status;
+    si.responseHeaders = rh;
+    try {
+      res.writeHead(spec.status, rh as never);
+      if (body.length && this.headers[':method'] !== 'HEAD') {
+        res.end(body);
+        si.bytesSent = body.length;
+      } else res.end();
+    } catch {
+      this.resetDownstream();
+      return;
+    }
+    this.complete();
+  }
+
+  /** Server header and request id echo, applied to every response (upstream or local). */
+  finalizeResponseHeaders(rh: Headers): void {
+    const cfg = this.cfg;
+    if (cfg.serverHeader === 'OVERWRITE' || (cfg.serverHeader === 'APPEND_IF_ABSENT' && rh.server === undefined)) rh.server = cfg.serverName;
+    if (cfg.alwaysSetRequestIdInResponse && this.headers['x-request-id'] !== undefined) rh['x-request-id'] = this.headers['x-request-id'];
+  }
+
+  /** Resets the downstream stream (after headers were sent, or on protocol errors). */
+  resetDownstream(): void {
+    const r = this.res as Http2ServerResponse;
+    if (r.stream) r.stream.close(2);
+    else (this.res as ServerResponse).socket?.destroy();
+    this.complete();
+  }
+
+  private onDownstreamClose(): void {
+    if (this.done) return;
+    // The client went away before the response finished.
+    if (!this.res.writableFinished) {
+      this.si.setFlag('DC');
+      this.stats.downstream_rq_rx_reset.value++;
+      this.onReset?.();
+    }
+    this.complete();
+  }
+
+  /** The one place a stream ends: stats, access logs, filter onDone. */
+  complete(): void {
+    if (this.done) return;
+    this.done = true;
+    const si = this.si;
+    si.finish();
+    si.bytesReceived += 0;
+    const s = this.stats;
+    s.downstream_rq_active.value--;
+    const c = si.responseCode;
+    if (c >= 500) s.downstream_rq_5xx.value++;
+    else if (c >= 400) s.downstream_rq_4xx.value++;
+    else if (c >= 300) s.downstream_rq_3xx.value++;
+    else if (c >= 200) s.downstream_rq_2xx.value++;
+    else if (c >= 100) s.downstream_rq_1xx.value++;
+    const logs = this.cfg.accessLogs;
+    if (logs) for (let i = 0; i < logs.length; i++) logs[i](si);
+    const fs = this.cfg.filters;
+    for (let i = 0; i < fs.length; i++) fs[i].onDone?.(si);
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * envoy.filters.http.router: forwards a routed request to a cluster. Picks the cluster (single,
+ * weighted, from a header), applies rewrites, picks a host from the load balancer, sends the request
+ * over the host's pool, and turns every failure into Envoy's status, body and response flag
+ * (UH, UF, UC, UO, UT, NC, URX). Retries follow the route's retry_policy while the request body is
+ * still held (Envoy buffers it for the same reason). Timeouts: the route timeout starts when the
+ * downstream request is complete and covers every attempt; per_try_timeout covers one attempt.
+ */
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Cluster } from '../cluster/cluster.js';
+import type { Host } from '../cluster/host.js';
+import type { HttpStream } from '../http/stream.js';
+import { HOP_BY_HOP, getHeader, type Headers } from '../http/headers.js';
+import { LocalReply, resetBeforeHeaders } from '../http/local-reply.js';
+import type { RouteAction, WeightedCluster } from './route-table.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+/** Request bodies larger than this are streamed without retry (Envoy: per-request buffer limit). */
+const RETRY_BUFFER_LIMIT = 1 << 20;
+
+type Failure = { kind: 'connect' | 'timeout' | 'reset' | 'overflow'; reason: string; transport: string };
+
+function pickWeighted(w: NonNullable<RouteAction['weighted']>): WeightedCluster {
+  let r = Math.floor(Math.random() * w.total);
+  for (const c of w.clusters) {
+    if (r < c.weight) return c;
+    r -= c.weight;
+  }
+  return w.clusters[w.clusters.length - 1];
+}
+
+export function forward(s: HttpStream, a: RouteAction): void {
+  const h = s.headers;
+  let name = a.cluster ?? '';
+  let wc: WeightedCluster | undefined;
+  if (a.weighted) {
+    wc = pickWeighted(a.weighted);
+    name = wc.name;
+  } else if (a.clusterHeader) name = getHeader(h, a.clusterHeader) ?? '';
+  const cluster = s.env.clusters.get(name);
+  s.si.upstreamCluster = name;
+  if (!cluster || !cluster.warm) {
+    s.stats.no_cluster.value++;
+    return s.localReply({ status: a.clusterNotFoundCode, body: '', flag: 'NC', details: 'cluster_not_found' }, true);
+  }
+  if (wc) wc.requestMutation.apply(h, s.si);
+  const suppress = s.cfg.suppressEnvoyHeaders;
+  // Path rewrites (the matched prefix is replaced; regex_rewrite applies to the path without query).
+  if (a.prefixRewrite !== undefined && s.route!.match.prefix !== undefined) {
+    const orig = h[':path'] as string;
+    const m = s.route!.match;
+    h[':path'] = a.prefixRewrite + orig.slice(m.prefix!.length);
+    if (!suppress) h['x-envoy-original-path'] = orig;
+  } else if (a.regexRewrite) {
+    const orig = h[':path'] as string;
+    const rewritten = a.regexRewrite.re.replaceAll(s.path, a.regexRewrite.sub);
+    h[':path'] = rewritten + orig.slice(s.path.length);
+    if (!suppress) h['x-envoy-original-path'] = orig;
+  }
+  const hostRewrite = wc?.hostRewrite ?? a.hostRewrite;
+  if (hostRewrite !== undefined) {
+    h['x-forwarded-host'] = h[':authority'];
+    h[':authority'] = hostRewrite;
+  } else if (a.hostRewriteHeader) {
+    const v = getHeader(h, a.hostRewriteHeader);
+    if (v) h[':authority'] = v;
+  } else if (a.hostRewritePathRegex) {
+    h[':authority'] = a.hostRewritePathRegex.re.replaceAll(s.path, a.hostRewritePathRegex.sub);
+  }
+  if (a.timeoutMs > 0 && !suppress) h['x-envoy-expected-rq-timeout-ms'] = String(a.retry?.perTryTimeoutMs || a.timeoutMs);
+  const expect = h.expect;
+  if (typeof expect === 'string' && expect.toLowerCase() === '100-continue') delete h.expect;
+  if (cluster.active >= cluster.config.maxRequests) {
+    cluster.stats.upstream_rq_pending_overflow.value++;
+    return s.localReply(LocalReply.overflow, true);
+  }
+  new UpstreamRouter(s, a, cluster, wc).start();
+}
+
+/** The router's state for one request: attempts, retries, timers. */
+class UpstreamRouter {
+  private attempt: ClientRequest | undefined;
+  private attemptHost: Host | undefined;
+  private attempts = 0;
+  private tried: Host[] | undefined;
+  private body: Buffer[] | undefined;
+  private bodyBytes = 0;
+  private retryable: boolean;
+  private globalTimer: NodeJS.Timeout | undefined;
+  private perTryTimer: NodeJS.Timeout | undefined;
+  private responseStarted = false;
+  private finished = false;
+  private attemptStart = 0n;
+  private readonly hash: number | undefined;
+
+  constructor(private readonly s: HttpStream, private readonly a: RouteAction, private readonly cluster: Cluster, private readonly wc: WeightedCluster | undefined) {
+    this.retryable = !!a.retry && a.retry.numRetries > 0;
+    if (this.retryable) this.body = [];
+    this.hash = a.hash ? a.hash(s.headers, s.conn.remoteIp, s.query) : undefined;
+  }
+
+  start(): void {
+    const s = this.s;
+    const req = s.req;
+    s.onReset = () => this.onDownstreamReset();
+    this.cluster.active++;
+    this.cluster.stats.upstream_rq_active.value++;
+    req.on('data', (chunk: Buffer) => {
+      s.si.bytesReceived += chunk.length;
+      if (this.body) {
+        this.bodyBytes += chunk.length;
+        if (this.bodyBytes > RETRY_BUFFER_LIMIT) {
+          this.body = undefined;
+          this.retryable = false;
+        } else this.body.push(chunk);
+      }
+      const up = this.attempt;
+      if (up && !up.destroyed && !up.write(chunk)) {
+        req.pause();
+        up.once('drain', () => req.resume());
+      }
+    });
+    const onEnd = () => {
+      this.attempt?.end();
+      this.startGlobalTimer();
+    };
+    if (s.requestComplete || req.readableEnded) onEnd();
+    else req.on('end', onEnd);
+    this.send();
+  }
+
+  private startGlobalTimer(): void {
+    if (this.a.timeoutMs > 0 && !this.globalTimer && !this.finished) {
+      this.globalTimer = setTimeout(() => this.onTimeout(false), this.a.timeoutMs);
+    }
+  }
+
+  private chooseHost(): Host | undefined {
+    const c = this.cluster;
+    if (c.config.type === 'ORIGINAL_DST') {
+      const od = this.s.conn.originalDst;
+      return od ? c.originalDstHost(od.ip, od.port) : undefined;
+    }
+    return c.lb.choose(this.hash !== undefined || this.tried ? { hash: this.hash, avoid: this.a.retry?.previousHosts ? this.tried : undefined } : undefined);
+  }
+
+  /** One attempt. */
+  private send(): void {
+    const s = this.s;
+    const host = this.chooseHost();
+    if (!host) {
+      this.cluster.stats.upstream_cx_none_healthy.value++;
+      this.release();
+      return s.localReply(LocalReply.noHealthyUpstream, true);
+    }
+    this.attempts++;
+    s.si.attemptCount = this.attempts;
+    s.si.upstreamHost = host.address;
+    this.attemptHost = host;
+    const a = this.a;
+    if (a.autoHostRewrite && host.hostname) s.headers[':authority'] = host.hostname;
+    const out = upstreamHeaders(s.headers, s.req.headers['transfer-encoding'] !== undefined || s.req.httpVersionMajor === 2);
+    host.active++;
+    host.rqTotal++;
+    this.cluster.stats.upstream_rq_total.value++;
+    this.attemptStart = process.hrtime.bigint();
+    const up = request({
+      agent: host.http1Agent(),
+      host: host.ip,
+      port: host.port,
+      method: s.headers[':method'] as string,
+      path: s.headers[':path'] as string,
+      headers: out,
+      setHost: false,
+    });
+    this.attempt = up;
+    let failed = false;
+    const fail = (f: Failure) => {
+      if (failed) return;
+      failed = true;
+      host.active--;
+      this.onAttemptFailure(up, host, f);
+    };
+    up.on('socket', (sock: Socket) => {
+      if (!sock.connecting) return;
+      host.cxTotal++;
+      this.cluster.stats.upstream_cx_total.value++;
+      const t = setTimeout(() => {
+        this.cluster.stats.upstream_cx_connect_timeout.value++;
+        fail({ kind: 'connect', reason: 'connection timeout', transport: '' });
+        sock.destroy();
+      }, this.cluster.config.connectTimeoutMs);
+      sock.once('connect', () => clearTimeout(t));
+      sock.once('close', () => clearTimeout(t));
+    });
+    up.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL') {
+        this.cluster.stats.upstream_cx_connect_fail.value++;
+        const text = err.code === 'ECONNREFUSED' ? 'Connection refused' : err.code === 'EHOSTUNREACH' ? 'No route to host' : 'Network is unreachable';
+        fail({ kind: 'connect', reason: 'remote connection failure', transport: `delayed connect error: ${text}` });
+      } else if (up.reusedSocket && !this.responseStarted && err.code === 'ECONNRESET' && !failed) {
+        // A pooled keep-alive connection the upstream had just closed: Envoy never sees this race
+        // as a failure of the request; send again on a fresh connection.
+        failed = true;
+        host.active--;
+        this.attempts--;
+        this.send();
+      } else fail({ kind: 'reset', reason: 'connection termination', transport: '' });
+    });
+    up.on('response', (upRes: IncomingMessage) => {
+      failed = true; // from here on, errors are handled by the response path
+      this.onResponse(up, upRes, host);
+    });
+    if (a.retry?.perTryTimeoutMs) {
+      this.perTryTimer = setTimeout(() => this.onTimeout(true), a.retry.perTryTimeoutMs);
+    }
+    // Replay the held body (retries) and end the request when the downstream is complete.
+    if (this.body) for (const c of this.body) up.write(c);
+    if (s.requestComplete || s.req.readableEnded) up.end();
+  }
+
+  private onAttemptFailure(up: ClientRequest, host: Host, f: Failure): void {
+    clearTimeout(this.perTryTimer);
+    up.destroy();
+    host.rqError++;
+    if (this.finished) return;
+    const p = this.a.retry;
+    if (p && this.shouldRetry(p, f)) return this.retry();
+    const s = this.s;
+    if (this.responseStarted) {
+      s.si.setFlag('UC');
+      this.release();
+      s.resetDownstream();
+      return;
+    }
+    if (f.kind === 'connect') s.si.setFlag('UF');
+    else s.si.setFlag('UC');
+    if (this.attempts > 1 && p && this.attempts > p.numRetries) s.si.setFlag('URX');
+    s.si.upstreamTransportFailureReason = f.transport;
+    this.release();
+    s.localReply({ status: 503, body: resetBeforeHeaders(f.reason, f.transport, this.attempts > 1), details: `upstream_reset_before_response_started{${f.reason.replace(/ /g, '_')}}` }, true);
+  }
+
+  private shouldRetry(p: RetryPolicy, f: Failure | { status: number }): boolean {
+    if (!this.retryable || this.responseStarted || this.attempts > p.numRetries) return false;
+    if (this.cluster.retriesActive >= this.cluster.config.maxRetries) return false;
+    if (!this.body) return false;
+    if ('status' in f) {
+      const st = f.status;
+      return (p.on5xx && st >= 500) || (p.onGatewayError && st >= 502 && st <= 504) || (p.onRetriable4xx && st === 409) ||
+        (p.onRetriableStatusCodes && p.retriableStatusCodes.has(st));
+    }
+    if (f.kind === 'connect') return p.onConnectFailure || p.on5xx || p.onGatewayError || p.onReset;
+    if (f.kind === 'reset') return p.onReset || p.on5xx || p.onGatewayError;
+    if (f.kind === 'timeout') return p.on5xx || p.onGatewayError;
+    return false;
+  }
+
+  private retry(): void {
+    const p = this.a.retry!;
+    this.cluster.stats.upstream_rq_retry.value++;
+    if (p.previousHosts && this.attemptHost) (this.tried ??= []).push(this.attemptHost);
+    this.attempt = undefined;
+    this.cluster.retriesActive++;
+    const n = this.attempts;
+    const delay = Math.random() * Math.min(p.maxIntervalMs, p.baseIntervalMs * 2 ** (n - 1));
+    setTimeout(() => {
+      this.cluster.retriesActive--;
+      if (this.finished || this.s.done) return;
+      this.send();
+    }, delay);
+  }
+
+  private onResponse(up: ClientRequest, upRes: IncomingMessage, host: Host): void {
+    const s = this.s;
+    const status = upRes.statusCode ?? 502;
+    const p = this.a.retry;
+    if (p && this.shouldRetry(p, { status })) {
+      clearTimeout(this.perTryTimer);
+      host.active--;
+      upRes.resume();
+      return this.retry();
+    }
+    clearTimeout(this.perTryTimer);
+    this.responseStarted = true;
+    const si = s.si;
+    const ms = Number((process.hrtime.bigint() - this.attemptStart) / 1000000n);
+    si.upstreamServiceTimeMs = ms;
+    const rh = upRes.headers as Headers;
+    stripHopByHop(rh);
+    if (!s.cfg.suppressEnvoyHeaders) rh['x-envoy-upstream-service-time'] = String(ms);
+    s.finalizeResponseHeaders(rh);
+    this.wc?.responseMutation.apply(rh, si);
+    s.route!.responseMutation.apply(rh, si);
+    for (const f of s.cfg.filters) f.onResponseHeaders?.(status, rh, si);
+    si.responseCode = status;
+    si.responseHeaders = rh;
+    const cs = this.cluster.stats;
+    if (status >= 500) cs.upstream_rq_5xx.value++;
+    else if (status >= 400) cs.upstream_rq_4xx.value++;
+    else if (status >= 300) cs.upstream_rq_3xx.value++;
+    else if (status >= 200) cs.upstream_rq_2xx.value++;
+    const res = s.res as import('node:http').ServerResponse;
+    try {
+      res.writeHead(status, rh as never);
+    } catch {
+      upRes.destroy();
+      host.active--;
+      this.release();
+      s.resetDownstream();
+      return;
+    }
+    upRes.on('data', (chunk: Buffer) => {
+      si.bytesSent += chunk.length;
+      if (!res.write(chunk)) {
+        upRes.pause();
+        res.once('drain', () => upRes.resume());
+      }
+    });
+    upRes.on('end', () => {
+      host.active--;
+      cs.upstream_rq_completed.value++;
+      if (upRes.trailers && Object.keys(upRes.trailers).length) (res as { addTrailers(t: object): void }).addTrailers(upRes.trailers);
+      this.release();
+      res.end();
+    });
+    upRes.on('aborted', () => {
+      host.active--;
+      si.setFlag('UC');
+      this.release();
+      s.resetDownstream();
+    });
+    upRes.on('error', () => {});
+    up.on('error', () => {});
+  }
+
+  private onTimeout(perTry: boolean): void {
+    if (this.finished) return;
+    const s = this.s;
+    this.cluster.stats.upstream_rq_timeout.value++;
+    const up = this.attempt;
+    if (perTry && !this.responseStarted) {
+      const host = this.attemptHost!;
+      host.active--;
+      up?.removeAllListeners('response');
+      up?.on('error', () => {});
+      up?.destroy();
+      const p = this.a.retry;
+      if (p && this.shouldRetry(p, { kind: 'timeout', reason: 'timeout', transport: '' })) return this.retry();
+    } else {
+      up?.on('error', () => {});
+      up?.destroy();
+      if (this.attemptHost && !this.responseStarted) this.attemptHost.active--;
+    }
+    s.si.setFlag('UT');
+    this.release();
+    if (this.responseStarted) s.resetDownstream();
+    else s.localReply(LocalReply.timeout, true);
+  }
+
+  private onDownstreamReset(): void {
+    if (this.finished) return;
+    const up = this.attempt;
+    if (up) {
+      up.on('error', () => {});
+      up.destroy();
+      if (this.attemptHost && !this.responseStarted) this.attemptHost.active--;
+    }
+    this.release();
+  }
+
+  private release(): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.globalTimer);
+    clearTimeout(this.perTryTimer);
+    this.cluster.active--;
+    this.cluster.stats.upstream_rq_active.value--;
+  }
+}
+
+/** Request headers for the upstream HTTP/1.1 request: pseudo-headers folded, hop-by-hop removed. */
+function upstreamHeaders(h: Headers, chunked: boolean): Headers {
+  const out: Headers = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v === undefined) continue;
+    if (k.charCodeAt(0) === 58 /* ':' */) continue;
+    if (HOP_BY_HOP.has(k)) {
+      if (k === 'te' && typeof v === 'string' && v.toLowerCase() === 'trailers') out.te = v;
+      continue;
+    }
+    out[k] = v;
+  }
+  out.host = h[':authority'] as string;
+  if (chunked && out['content-length'] === undefined && h[':method'] !== 'GET' && h[':method'] !== 'HEAD') out['transfer-encoding'] = 'chunked';
+  return out;
+}
+
+/** Removes hop-by-hop headers and any named in `connection`. */
+function stripHopByHop(h: Headers): void {
+  const conn = h.connection;
+  if (typeof conn === 'string') for (const n of conn.split(',')) delete h[n.trim().toLowerCase()];
+  for (const n of HOP_BY_HOP) delete h[n];
+}
