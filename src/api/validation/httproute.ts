@@ -13,7 +13,7 @@ import {
 import { validateLabels } from './labels.js';
 import { validatePort } from './ports.js';
 import { validateRegex } from './regex.js';
-import { at, entries, goFloat, has, isObj, list, num, str, type Obj, type Report } from './report.js';
+import { at, key, entries, goFloat, has, isObj, list, num, str, type Obj, type Report } from './report.js';
 import { validateGatewayNames } from './gatewaynames.js';
 
 const SUPPORTED_CORS_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', '*']);
@@ -107,19 +107,19 @@ function validateMatches(rep: Report, path: string, http: Obj): void {
     if (!isObj(m)) return;
     const p = at(at(path, 'match'), j);
     for (const [name, header] of entries(m.headers)) {
-      const hp = at(at(p, 'headers'), name);
+      const hp = key(at(p, 'headers'), name);
       if (!has(header)) rep.error(hp, `header match ${name} cannot be null`);
       rep.check(hp, validateMatchHeaderName(name));
       validateStringMatch(rep, hp, header, 'headers');
     }
     for (const [name, header] of entries(m.withoutHeaders)) {
-      const hp = at(at(p, 'withoutHeaders'), name);
+      const hp = key(at(p, 'withoutHeaders'), name);
       rep.check(hp, validateMatchHeaderName(name));
       if (isObj(header) && str(header.regex) !== '*') validateStringMatch(rep, hp, header, 'withoutHeaders');
     }
     validateStringMatch(rep, at(p, 'uri'), m.uri, 'uri', false);
     for (const f of ['scheme', 'method', 'authority']) validateStringMatch(rep, at(p, f), m[f], f);
-    for (const [name, qp] of entries(m.queryParams)) validateStringMatch(rep, at(at(p, 'queryParams'), name), qp, 'queryParams');
+    for (const [name, qp] of entries(m.queryParams)) validateStringMatch(rep, key(at(p, 'queryParams'), name), qp, 'queryParams');
     if (num(m.port) !== 0) rep.check(at(p, 'port'), validatePort(num(m.port)));
     validateLabels(rep, at(p, 'sourceLabels'), m.sourceLabels);
     validateGatewayNames(rep, at(p, 'gateways'), m.gateways, false);
@@ -135,7 +135,7 @@ function validateHeaderOps(rep: Report, path: string, headers: unknown): void {
   const res = isObj(headers.response) ? headers.response : {};
   for (const op of ['add', 'set']) {
     for (const [name, val] of entries(req[op])) {
-      const p = at(at(at(path, 'request'), op), name);
+      const p = key(at(at(path, 'request'), op), name);
       rep.check(p, validateRequestHeaderOperationName(name));
       rep.check(p, validateHeaderValue(str(val)));
     }
@@ -143,7 +143,7 @@ function validateHeaderOps(rep: Report, path: string, headers: unknown): void {
   list<unknown>(req.remove).forEach((n, i) => rep.check(at(at(at(path, 'request'), 'remove'), i), validateHeaderOperationName(str(n))));
   for (const op of ['add', 'set']) {
     for (const [name, val] of entries(res[op])) {
-      const p = at(at(at(path, 'response'), op), name);
+      const p = key(at(at(path, 'response'), op), name);
       rep.check(p, validateHeaderOperationName(name));
       rep.check(p, validateHeaderValue(str(val)));
     }
@@ -317,7 +317,7 @@ function validateAuthorityRewrite(rep: Report, path: string, http: Obj): void {
     for (const [k, v] of entries(req[op])) {
       if (!isAuthorityHeader(k)) continue;
       if (current !== '') {
-        rep.error(at(at(at(at(path, 'headers'), 'request'), op), k), `authority header cannot be set multiple times: have "${current}", attempting to set "${str(v)}"`);
+        rep.error(key(at(at(at(path, 'headers'), 'request'), op), k), `authority header cannot be set multiple times: have "${current}", attempting to set "${str(v)}"`);
         return;
       }
       current = str(v);

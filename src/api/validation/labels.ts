@@ -4,7 +4,7 @@
  * `*` anywhere (selectors are exact), and a warning for a selector with no labels, which selects
  * every workload in the namespace.
  */
-import { at, entries, has, isObj, type Report } from './report.js';
+import { at, entries, has, isObj, key, type Report } from './report.js';
 
 const DNS1123_LABEL_FMT = '[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?';
 const QUALIFIED_NAME_FMT = '(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]';
@@ -27,7 +27,7 @@ export function validateLabelValue(v: string): string | undefined {
 /** Every key and value of a label map (subset labels, endpoint labels, sourceLabels). */
 export function validateLabels(rep: Report, path: string, labels: unknown): void {
   for (const [k, v] of entries(labels)) {
-    const p = at(path, k);
+    const p = key(path, k);
     rep.check(p, validateLabelKey(k));
     rep.check(p, validateLabelValue(typeof v === 'string' ? v : String(v)));
   }
@@ -59,7 +59,7 @@ export function validateAlphaWorkloadSelector(rep: Report, path: string, selecto
 function selectorLabelRules(rep: Report, path: string, labels: unknown): void {
   for (const [k, raw] of entries(labels)) {
     const v = typeof raw === 'string' ? raw : String(raw);
-    const p = at(path, k);
+    const p = key(path, k);
     if (k === '') rep.error(p, `empty key is not supported in selector: "${k}=${v}"`);
     if (k.includes('*') || v.includes('*')) rep.error(p, `wildcard is not supported in selector: "${k}=${v}"`);
   }

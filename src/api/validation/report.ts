@@ -33,14 +33,21 @@ export class Report {
 const IDENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /**
- * Appends a field or index to a path: `at('spec.http', 0)` → `spec.http[0]`; map keys that are not
- * plain identifiers go in brackets (`spec.selector.matchLabels[app.kubernetes.io/name]`), which is
- * how `parsePath` in validate.ts reads them back.
+ * Appends a field or index to a path: `at('spec.http', 0)` → `spec.http[0]`, `at('spec', 'hosts')`
+ * → `spec.hosts`. Map keys use `key()` instead.
  */
 export function at(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`;
   if (IDENT.test(key)) return base ? `${base}.${key}` : key;
   return `${base}[${key}]`;
+}
+
+/**
+ * Appends a map key the way Kubernetes prints one: always in brackets
+ * (`spec.selector.matchLabels[app]`, `spec.ports[http]`), whatever the key looks like.
+ */
+export function key(base: string, k: string): string {
+  return `${base}[${k}]`;
 }
 
 export type Obj = Record<string, unknown>;

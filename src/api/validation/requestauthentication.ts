@@ -68,6 +68,8 @@ function parseJwksURI(uri: string): string | undefined {
   return undefined;
 }
 
+const B64_MEMBERS = ['n', 'e', 'd', 'p', 'q', 'dp', 'dq', 'qi', 'x', 'y', 'k'];
+
 /** Parses a JWK Set (or a single JWK), loading each key; reports which keys are private. */
 export function parseJwks(text: string): { error?: string; privateKeys: number[] } {
   let doc: unknown;
@@ -83,6 +85,9 @@ export function parseJwks(text: string): { error?: string; privateKeys: number[]
   for (const [i, key] of keys.entries()) {
     if (!isObj(key)) return { error: `failed to parse key at index ${i}: not a JSON object`, privateKeys };
     const kty = str(key.kty);
+    // Node's decoder skips characters outside base64url; JOSE libraries (and istiod's) refuse them.
+    const bad = B64_MEMBERS.find((m) => typeof key[m] === 'string' && !/^[A-Za-z0-9_-]*={0,2}$/.test(key[m] as string));
+    if (bad) return { error: `failed to parse key at index ${i}: failed to decode "${bad}": illegal base64 data`, privateKeys };
     try {
       if (kty === 'oct') {
         createSecretKey(Buffer.from(str(key.k), 'base64url'));

@@ -10,7 +10,7 @@
 import type { ConfigResource } from '../../config/resource.js';
 import { validatePolicyTargets } from './common.js';
 import { validateWorkloadSelector } from './labels.js';
-import { at, entries, has, isObj, list, str, type Obj, type Report } from './report.js';
+import { at, entries, has, isObj, key, list, str, type Obj, type Report } from './report.js';
 import {
   checkEmptyValues, checkServiceAccounts, checkTrustDomainValues, checkValidPathTemplate, validateAttribute, validateIPs, validatePorts,
 } from './authzvalues.js';
@@ -137,7 +137,7 @@ export function validatePeerAuthentication(rep: Report, r: ConfigResource): void
   if (has(spec.portLevelMtls) && ports.length === 0) rep.error('spec.portLevelMtls', 'port level mTLS, if defined, must have at least one element');
   for (const [port] of ports) {
     const n = /^\d+$/.test(port) ? Number(port) : 0;
-    if (n <= 0 || n > 65535) rep.error(at('spec.portLevelMtls', port), 'port must be in range 1..65535');
+    if (n <= 0 || n > 65535) rep.error(key('spec.portLevelMtls', port), 'port must be in range 1..65535');
   }
   validateWorkloadSelector(rep, 'spec.selector', sel);
 }

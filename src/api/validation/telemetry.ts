@@ -9,7 +9,7 @@ import { parse as parseCel } from '@bufbuild/cel';
 import type { ConfigResource } from '../../config/resource.js';
 import { validatePolicyTargets } from './common.js';
 import { validateWorkloadSelector } from './labels.js';
-import { at, entries, has, isObj, list, num, str, type Report } from './report.js';
+import { at, entries, has, isObj, key, list, num, str, type Report } from './report.js';
 
 export function validateTelemetry(rep: Report, r: ConfigResource): void {
   const spec = r.spec;
@@ -23,7 +23,7 @@ export function validateTelemetry(rep: Report, r: ConfigResource): void {
       const op = at(at(p, 'overrides'), j);
       if (!isObj(o)) return rep.error(op, 'tagOverrides may not be null');
       for (const [tag, to] of entries(o.tagOverrides)) {
-        const tp = at(at(op, 'tagOverrides'), tag);
+        const tp = key(at(op, 'tagOverrides'), tag);
         if (tag === '') rep.warn(tp, 'tagOverrides.name may not be empty');
         if (!isObj(to)) {
           rep.error(tp, 'tagOverrides may not be null');
@@ -48,7 +48,7 @@ export function validateTelemetry(rep: Report, r: ConfigResource): void {
     const pct = num(t.randomSamplingPercentage);
     if (pct < 0 || pct > 100) rep.error(at(p, 'randomSamplingPercentage'), 'randomSamplingPercentage must be in range [0.0, 100.0]');
     for (const [name, tag] of entries(t.customTags)) {
-      const tp = at(at(p, 'customTags'), name);
+      const tp = key(at(p, 'customTags'), name);
       if (name === '') rep.error(tp, 'tag name may not be empty');
       if (!isObj(tag)) {
         rep.error(tp, `tag '${name}' may not have a nil value`);

@@ -14,7 +14,7 @@ import {
 import { validateHTTPRoute, validateRouteDestinations } from './httproute.js';
 import { validateLabels } from './labels.js';
 import { validatePort } from './ports.js';
-import { at, entries, isObj, list, num, str, type Obj, type Report } from './report.js';
+import { at, entries, isObj, key as mapKey, list, num, str, type Obj, type Report } from './report.js';
 import { analyzeUnreachableRules } from './vsanalysis.js';
 
 const ROUTE_SEMANTICS = 'internal.istio.io/route-semantics';
@@ -50,7 +50,7 @@ export function validateVirtualService(rep: Report, r: ConfigResource): void {
         for (const field of ['headers', 'withoutHeaders']) {
           for (const [key] of entries(m[field])) {
             if (!isJwtClaimRoute(key)) continue;
-            rep.error(at(at(at(at(at('spec.http', i), 'match'), j), field), key),
+            rep.error(mapKey(at(at(at(at('spec.http', i), 'match'), j), field), key),
               `JWT claim based routing (key: ${key}) is only supported for gateway, found no gateways: [${gateways.join(' ')}]`);
           }
         }

@@ -10,7 +10,7 @@ import { validateProbeHeaderName } from './headers.js';
 import { isIPAddress, validateFQDN } from './hosts.js';
 import { validateLabels } from './labels.js';
 import { validatePort, validatePortName } from './ports.js';
-import { Report, at, entries, has, isObj, list, num, str, type Obj } from './report.js';
+import { Report, at, entries, has, isObj, key, list, num, str, type Obj } from './report.js';
 
 /**
  * One workload (WorkloadEntry spec, ServiceEntry STATIC endpoint). `servicePorts` are the owning
@@ -39,7 +39,7 @@ export function validateWorkloadEntry(rep: Report, path: string, we: Obj, servic
 /** `ports: {name: number}` of an endpoint: names known to the service, valid numbers. */
 export function validateEndpointPorts(rep: Report, path: string, ports: unknown, servicePorts: Set<string> | undefined): void {
   for (const [name, port] of entries(ports)) {
-    const p = at(path, name);
+    const p = key(path, name);
     if (servicePorts && !servicePorts.has(name)) rep.error(p, `endpoint port ${num(port)} is not defined by the service entry`);
     rep.check(p, validatePortName(name));
     rep.check(p, validatePort(num(port)));
