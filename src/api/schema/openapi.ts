@@ -135,12 +135,6 @@ function hoistRepeats(schema: JsonSchema): JsonSchema {
   return out;
 }
 
-function forEachChild(s: JsonSchema, f: (c: JsonSchema) => void): void {
-  for (const p of Object.values(s.properties ?? {})) f(p);
-  if (s.items) f(s.items);
-  if (typeof s.additionalProperties === 'object') f(s.additionalProperties);
-}
-
 function mapChildren(s: JsonSchema, f: (c: JsonSchema) => JsonSchema): JsonSchema {
   const out: JsonSchema = { ...s };
   if (s.properties) out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, f(v)]));
