@@ -63,10 +63,14 @@ export const tlsInspector = (): EnvoyJson => ({ name: 'envoy.filters.listener.tl
 export const httpInspector = (): EnvoyJson => ({ name: 'envoy.filters.listener.http_inspector', typed_config: { '@type': Ext.HttpInspector } });
 export const originalDst = (): EnvoyJson => ({ name: 'envoy.filters.listener.original_dst', typed_config: { '@type': Ext.OriginalDst } });
 
-/** Istio's Percent (0–100, fractions allowed) → Envoy FractionalPercent per million. */
+/** Istio's Percent message (0–100, fractions allowed) → FractionalPercent per million, as Istio writes it. */
 export function fractionalPercent(value: number): EnvoyJson {
-  if (Number.isInteger(value)) return { numerator: value, denominator: 'HUNDRED' };
   return { numerator: Math.round(value * 10000), denominator: 'MILLION' };
+}
+
+/** Istio's deprecated integer percents (`delay.percent`, `mirrorPercent`) → per hundred. */
+export function integerPercent(value: number): EnvoyJson {
+  return { numerator: Math.round(value), denominator: 'HUNDRED' };
 }
 
 /**

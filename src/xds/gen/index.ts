@@ -42,10 +42,25 @@ let pushCounter = 0;
  * `previous` is accepted so a later version can reuse unchanged indexes; today each build is whole.
  */
 export function buildPushContext(resources: ConfigResource[], mesh: MeshConfig, previous?: PushContext, opts: BuildOptions = {}): PushContext {
+  resources = latestOfEach(resources);
   const registry = opts.registry ?? snapshotFromResources(resources, mesh.dnsDomain);
   const seq = ++pushCounter;
   const version = `${new Date().toISOString()}/${seq}${previous ? '' : ''}`;
   return new PushContext({ resources, mesh, registry, version });
+}
+
+/**
+ * One resource per kind/namespace/name: a later one replaces an earlier one (as `kubectl apply`
+ * of the second file would), keeping the order of the rest.
+ */
+export function latestOfEach(resources: readonly ConfigResource[]): ConfigResource[] {
+  const byKey = new Map<string, ConfigResource>();
+  for (const r of resources) {
+    const k = `${r.group}/${r.kind}/${r.namespace}/${r.name}`;
+    byKey.delete(k);
+    byKey.set(k, r);
+  }
+  return byKey.size === resources.length ? [...resources] : [...byKey.values()];
 }
 
 /**

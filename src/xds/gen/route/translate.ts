@@ -9,7 +9,7 @@ import type { PushContext, VirtualServiceConfig } from '../../../model/push-cont
 import { resolveShortName } from '../../../model/host.js';
 import { outboundClusterName, parseClusterName } from '../../../model/naming.js';
 import type { EnvoyJson } from '../../codec.js';
-import { compact, duration, durationSeconds, Ext, fractionalPercent } from '../common.js';
+import { compact, duration, durationSeconds, Ext, fractionalPercent, integerPercent } from '../common.js';
 import { effectivePolicy } from '../traffic-policy.js';
 import { isCatchAll, matchAppliesTo, stringMatcher, translateRouteMatch } from './match.js';
 
@@ -125,15 +125,16 @@ export function headerOperations(h: Headers | undefined): HeaderOps {
 export function translateFault(f: HTTPFaultInjection): EnvoyJson | undefined {
   const out: Record<string, unknown> = { '@type': Ext.Fault };
   if (f.delay?.fixedDelay) {
-    const pct = f.delay.percentage?.value ?? f.delay.percent ?? 100;
-    out.delay = { fixed_delay: duration(f.delay.fixedDelay), percentage: fractionalPercent(pct) };
+    const pct = f.delay.percentage ? fractionalPercent(f.delay.percentage.value ?? 0) : integerPercent(f.delay.percent ?? 100);
+    out.delay = { fixed_delay: duration(f.delay.fixedDelay), percentage: pct };
   }
   if (f.abort) {
-    const pct = f.abort.percentage?.value ?? 100;
-    if (f.abort.httpStatus) out.abort = { http_status: f.abort.httpStatus, percentage: fractionalPercent(pct) };
+    // Istio leaves the percentage unset (Envoy: 100%) when the abort gives none.
+    const pct = f.abort.percentage ? { percentage: fractionalPercent(f.abort.percentage.value ?? 0) } : {};
+    if (f.abort.httpStatus) out.abort = { http_status: f.abort.httpStatus, ...pct };
     else if (f.abort.grpcStatus) {
       const code = GRPC_STATUS[f.abort.grpcStatus] ?? Number(f.abort.grpcStatus);
-      if (Number.isInteger(code)) out.abort = { grpc_status: code, percentage: fractionalPercent(pct) };
+      if (Number.isInteger(code)) out.abort = { grpc_status: code, ...pct };
     }
   }
   return out.delay || out.abort ? (out as EnvoyJson) : undefined;
@@ -261,12 +262,15 @@ export function translateRoute(ctx: RouteContext, vs: VirtualServiceConfig, r: H
 function mirrorPolicies(ctx: RouteContext, r: HTTPRoute, ns: string): EnvoyJson[] {
   const out: EnvoyJson[] = [];
   if (r.mirror) {
-    const pct = r.mirrorPercentage?.value ?? r.mirrorPercent ?? r.mirror_percent ?? 100;
-    if (pct > 0) out.push({ cluster: destinationCluster(ctx, r.mirror, ns), runtime_fraction: { default_value: fractionalPercent(pct) }, trace_sampled: false });
+    const legacy = r.mirrorPercent ?? r.mirror_percent;
+    const pct = r.mirrorPercentage ? r.mirrorPercentage.value ?? 0 : legacy ?? 100;
+    const fraction = r.mirrorPercentage ? fractionalPercent(pct) : integerPercent(pct);
+    if (pct > 0) out.push({ cluster: destinationCluster(ctx, r.mirror, ns), runtime_fraction: { default_value: fraction }, trace_sampled: false });
   }
   for (const m of r.mirrors ?? []) {
-    const pct = m.percentage?.value ?? 100;
-    if (pct > 0) out.push({ cluster: destinationCluster(ctx, m.destination, ns), runtime_fraction: { default_value: fractionalPercent(pct) }, trace_sampled: false });
+    const pct = m.percentage ? m.percentage.value ?? 0 : 100;
+    const fraction = m.percentage ? fractionalPercent(pct) : integerPercent(100);
+    if (pct > 0) out.push({ cluster: destinationCluster(ctx, m.destination, ns), runtime_fraction: { default_value: fraction }, trace_sampled: false });
   }
   return out;
 }
