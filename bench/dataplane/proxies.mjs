@@ -7,10 +7,13 @@ import { benchBootstrap } from './bootstrap.mjs';
 import { freePorts, start, stop, waitForPort } from './procs.mjs';
 
 /**
- * How `spar proxy` runs: from dist/ when the build is at least as new as every source file under
- * src/proxy (what users run), else from the TypeScript sources through tsx (SPAR_TSX=1).
+ * How `spar proxy` runs: `dist` (what users run), `src` (the TypeScript sources through tsx,
+ * SPAR_TSX=1), or `auto`: dist when it is at least as new as every source file under src/proxy and
+ * src/cli, else src.
  */
-export function sparMode(repoRoot) {
+export function sparMode(repoRoot, choice = 'auto') {
+  if (choice === 'dist') return { from: 'dist', env: {} };
+  if (choice === 'src') return { from: 'src (tsx)', env: { SPAR_TSX: '1' } };
   const srcDir = join(repoRoot, 'src');
   const distDir = join(repoRoot, 'dist', 'src');
   const stale = [];

@@ -129,7 +129,7 @@ export function svgChart(result, protocols, headline) {
   const protos = protocols.filter((p) => rows.some((r) => r.protocol === p.id));
   const topos = result.topologies.filter((t) => t.id !== 'direct');
   const W = 820;
-  const H = 360;
+  const H = 380;
   const left = 60;
   const top = 40;
   const plotH = 240;
@@ -155,7 +155,7 @@ export function svgChart(result, protocols, headline) {
       const r = rows.find((x) => x.protocol === p.id && x.topology === t.id);
       const x = gx + ti * barW * 2;
       if (!r || r.status !== 'measured') {
-        parts.push(`<text x="${x + barW}" y="${top + plotH - 4}" text-anchor="middle" font-size="9" fill="#999" transform="rotate(-90 ${x + barW} ${top + plotH - 4})">n/a yet</text>`);
+        parts.push(`<text x="${x + barW + 3}" y="${top + plotH - 4}" font-size="9" fill="#999" transform="rotate(-90 ${x + barW + 3} ${top + plotH - 4})">not available yet</text>`);
         return;
       }
       const c = COLORS[t.id] ?? '#888';
@@ -169,8 +169,9 @@ export function svgChart(result, protocols, headline) {
     parts.push(`<text x="${gx + topos.length * barW}" y="${top + plotH + 16}" text-anchor="middle">${esc(p.label)}</text>`);
   });
   topos.forEach((t, i) => {
-    const lx = left + i * 190;
-    parts.push(`<rect x="${lx}" y="${H - 30}" width="12" height="12" fill="${COLORS[t.id] ?? '#888'}"/><text x="${lx + 16}" y="${H - 20}">${esc(t.label)}</text>`);
+    const lx = left + (i % 2) * 360;
+    const ly = H - 44 + Math.floor(i / 2) * 18;
+    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${COLORS[t.id] ?? '#888'}"/><text x="${lx + 16}" y="${ly + 10}">${esc(t.label)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n') + '\n';

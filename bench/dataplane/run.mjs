@@ -5,6 +5,7 @@
 //
 // Usage: node bench/dataplane/run.mjs [--profile quick|full|smoke] [--out DIR]
 //          [--protocols http1,tcp] [--topologies direct,envoy-1] [--duration S] [--repeats N]
+//          [--spar-from auto|dist|src]
 // Needs fortio (PATH, $FORTIO or ~/go/bin/fortio) and envoy (PATH or $ENVOY). Never run from CI
 // except as the smoke profile (test/bench/smoke.test.ts); timings are never asserted.
 import { execFileSync } from 'node:child_process';
@@ -44,7 +45,7 @@ export async function runDataplane(opts) {
   const tools = { fortio: fortioPath(), envoy: envoyPath() };
   if (!tools.fortio) throw new Error('fortio not found (PATH, $FORTIO or ~/go/bin/fortio); .ci/run installs it with go install fortio.org/fortio@v1.66.5');
   const pin = pinningPlan();
-  const spar = sparMode(repoRoot);
+  const spar = sparMode(repoRoot, opts.sparFrom);
   const workDir = mkdtempSync(join(tmpdir(), 'spar-bench-'));
   const result = {
     kind: 'spar-dataplane-bench',
@@ -174,6 +175,7 @@ export function parseDataplaneArgs(argv) {
       topologies: { type: 'string' },
       duration: { type: 'string' },
       repeats: { type: 'string' },
+      'spar-from': { type: 'string' },
     },
   });
   const profile = values.profile ?? (values.full ? 'full' : values.smoke ? 'smoke' : 'quick');
@@ -184,6 +186,7 @@ export function parseDataplaneArgs(argv) {
     topologies: values.topologies?.split(','),
     duration: values.duration ? Number(values.duration) : undefined,
     repeats: values.repeats ? Number(values.repeats) : undefined,
+    sparFrom: values['spar-from'] ?? 'auto',
   };
 }
 
