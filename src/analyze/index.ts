@@ -14,6 +14,7 @@ import { Snapshot, type SnapshotOptions } from './snapshot.js';
 import { CLUSTER_SCOPED, MSG, message } from './messages.js';
 import './analyzers/annotations.js';
 import './analyzers/destinationrule.js';
+import './analyzers/envoyfilter.js';
 import './analyzers/gateway.js';
 import './analyzers/pods.js';
 import './analyzers/schema.js';
