@@ -15,6 +15,8 @@ import { parsePath, validateResource } from '../../src/api/validate.js';
 import { formatDiagnostic } from '../../src/api/diagnostics.js';
 import { repoRoot } from '../../src/common/paths.js';
 import { runSpar } from '../helpers/cli.js';
+import { samplesDir } from '../helpers/shared.js';
+import { semanticValidate } from '../../src/api/validation/index.js';
 
 const corpusDir = join(repoRoot, 'test', 'corpus');
 const invalidDir = join(corpusDir, 'invalid');
@@ -95,4 +97,11 @@ test('spar validate -f test/corpus/invalid: exit 1, each error line names file:l
     }
   }
   assert.deepEqual(missing, [], `lines missing from the CLI output (it printed:\n${res.stdout})`);
+});
+
+test("Istio's samples: no webhook error on any of them", () => {
+  const parsed = parsePaths([samplesDir]);
+  const errors = parsed.resources.flatMap((r) => semanticValidate(r)).filter((d) => d.level === 'Error');
+  assert.ok(parsed.resources.length > 100, `${parsed.resources.length} sample resources`);
+  assert.deepEqual(errors.map(formatDiagnostic), []);
 });
