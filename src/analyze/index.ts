@@ -18,6 +18,7 @@ import './analyzers/envoyfilter.js';
 import './analyzers/gateway.js';
 import './analyzers/pods.js';
 import './analyzers/schema.js';
+import './analyzers/security.js';
 import './analyzers/serviceentry.js';
 import './analyzers/telemetry.js';
 import './analyzers/virtualservice.js';

@@ -20,6 +20,7 @@ const RENAMED: Record<string, string[]> = {
   'schema.CollectionValidationAnalyzer(VirtualService)': ['virtualservice.UnreachableRulesAnalyzer'],
   'serviceentry.ProtocolAddressesAnalyzer': ['serviceentry.Analyzer'],
   'deployment.ApplicationUIDAnalyzer': ['applicationUID.Analyzer'],
+  'authz.AuthorizationPoliciesAnalyzer': ['auth.AuthorizationPoliciesAnalyzer'],
 };
 
 const cases = readCases(analyzeDir);
