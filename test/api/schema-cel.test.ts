@@ -79,6 +79,13 @@ test('JSON numbers take the schema\'s CEL type: integer fields are ints, number 
   assert.deepEqual(check({ type: 'number', 'x-kubernetes-validations': rule('double') }, 5), []);
 });
 
+test('a rule Spar cannot evaluate is a Warning naming it, never an Error', () => {
+  const schema: JsonSchema = { type: 'string', 'x-kubernetes-validations': [{ rule: 'self.noSuchFunction()', message: 'm' }] };
+  const [e] = celErrors('x', schema, 'spec');
+  assert.equal(e?.type, 'Unchecked');
+  assert.match(errorBody(e!), /^not checked: Spar cannot evaluate the CRD rule "self.noSuchFunction\(\)" \(unbound function: noSuchFunction\)$/);
+});
+
 test('evaluation errors: "<error> evaluating rule: <message>"', () => {
   const schema: JsonSchema = { type: 'object', 'x-kubernetes-validations': [{ rule: 'self.missing == 1', message: 'm' }] };
   assert.deepEqual(check(schema, {}), ['spec: Invalid value: "object": no such key: missing evaluating rule: m']);

@@ -119,7 +119,9 @@ function evaluate(r: CompiledRule, self: CelInput, schema: JsonSchema, path: str
   const type = schema.type ?? '';
   const ruleText = (r.rule.message ?? '').trim() || r.rule.rule.trim();
   if (!r.program) {
-    out.push({ type: 'Invalid', path, value: type, detail: `rule compile error: ${r.error ?? 'unknown'}: ${ruleText}` });
+    // The API server would have refused the CRD; here it means Spar's CEL library lacks something
+    // the rule needs. Say so, without blocking the resource.
+    out.push({ type: 'Unchecked', path, detail: `Spar cannot evaluate the CRD rule ${JSON.stringify(r.rule.rule.trim())} (${r.error ?? 'compile error'})` });
     return;
   }
   const result = r.program({ self });

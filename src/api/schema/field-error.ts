@@ -21,7 +21,9 @@ export type FieldErrorType =
   | 'Duplicate'
   | 'TooLong'
   | 'TooMany'
-  | 'UnknownField';
+  | 'UnknownField'
+  /** Not an API-server error: a rule Spar could not evaluate (a Warning, never blocking). */
+  | 'Unchecked';
 
 export interface FieldError {
   type: FieldErrorType;
@@ -90,13 +92,15 @@ export function errorBody(e: FieldError): string {
       return `Duplicate value: ${goValue(e.value)}${detail}`;
     case 'UnknownField':
       return `unknown field ${JSON.stringify(e.path)}`;
+    case 'Unchecked':
+      return `not checked: ${e.detail ?? ''}`;
     case 'Invalid':
     case 'TypeInvalid':
       return `Invalid value: ${goValue(e.value)}${detail}`;
   }
 }
 
-/** A FieldError as a Spar Diagnostic (always an Error: the API server would refuse the object). */
+/** A FieldError as a Spar Diagnostic: an Error (the API server would refuse the object), or a Warning for `Unchecked`. */
 export function toDiagnostic(e: FieldError): Diagnostic {
-  return { level: 'Error', message: errorBody(e), path: e.path || undefined };
+  return { level: e.type === 'Unchecked' ? 'Warning' : 'Error', message: errorBody(e), path: e.path || undefined };
 }

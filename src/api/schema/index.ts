@@ -121,6 +121,6 @@ function validateOther(r: ConfigResource): Diagnostic[] {
     return [{ level: 'Error', message: `no matches for kind ${JSON.stringify(r.kind)} in version ${JSON.stringify(r.apiVersion)}${hint}`, path: 'kind' }];
   }
   const out = objectMetaErrors(r.raw.metadata, { nameRule: 'subdomain', namespaced: true }).map(toDiagnostic);
-  out.push({ level: 'Info', message: `no schema for ${r.apiVersion} ${r.kind} here (not an Istio or core Kubernetes kind): only its metadata was checked` });
+  out.push({ level: 'Info', message: `Spar has no schema for ${r.apiVersion} ${r.kind}: only its metadata was checked` });
   return out;
 }
