@@ -20,6 +20,7 @@ import './analyzers/pods.js';
 import './analyzers/schema.js';
 import './analyzers/security.js';
 import './analyzers/serviceentry.js';
+import './analyzers/status.js';
 import './analyzers/telemetry.js';
 import './analyzers/virtualservice.js';
 import './analyzers/vsrules.js';

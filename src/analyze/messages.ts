@@ -85,6 +85,7 @@ export const MSG = {
   ReferencedInternalGateway: t('IST0165', 'ReferencedInternalGateway', 'Warning', 'Gateway reference in VirtualService %s is to an implementation-generated internal Gateway: %s.'),
   IneffectiveSelector: t('IST0166', 'IneffectiveSelector', 'Warning', 'Ineffective selector on Kubernetes Gateway %s. Use the TargetRef field instead.'),
   IneffectivePolicy: t('IST0167', 'IneffectivePolicy', 'Warning', 'The policy has no impact: %s.'),
+  NegativeConditionStatus: t('IST0171', 'NegativeConditionStatus', 'Warning', 'A condition with a negative status is present: type=%s, reason=%s, message=%s.'),
   DestinationRuleSubsetNotSelectPods: t('IST0173', 'DestinationRuleSubsetNotSelectPods', 'Error',
     'The Subset %s defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).'),
   UnknownDestinationRuleHost: t('IST0174', 'UnknownDestinationRuleHost', 'Warning',

@@ -21,6 +21,7 @@ const RENAMED: Record<string, string[]> = {
   'serviceentry.ProtocolAddressesAnalyzer': ['serviceentry.Analyzer'],
   'deployment.ApplicationUIDAnalyzer': ['applicationUID.Analyzer'],
   'authz.AuthorizationPoliciesAnalyzer': ['auth.AuthorizationPoliciesAnalyzer'],
+  'deprecation.FieldAnalyzer': ['deprecation.DeprecationAnalyzer'],
 };
 
 const cases = readCases(analyzeDir);
