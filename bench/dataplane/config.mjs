@@ -37,7 +37,7 @@ const cells = (rates, conns) => rates.flatMap((rate) => conns.map((c) => ({ rate
 export const PROFILES = {
   smoke: { protocols: ['http1', 'tcp'], cells: cells([1000], [1]), durationSec: 1, repeats: 1, warmupSec: 0 },
   quick: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([1000, 0], [16]), durationSec: 2, repeats: 2, warmupSec: 0.5 },
-  full: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([100, 1000, 0], [1, 16, 64]), durationSec: 4, repeats: 3, warmupSec: 1 },
+  full: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([100, 1000, 0], [1, 16, 64]), durationSec: 3, repeats: 3, warmupSec: 1 },
 };
 
 /** The cell the headline table and chart use: Istio's reference point (1,000 rps, 16 connections). */

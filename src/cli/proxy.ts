@@ -6,6 +6,7 @@
  * One event loop serves every connection (--concurrency is accepted and reported, but one worker
  * runs: Node's single thread; run more `spar proxy` processes for more cores).
  */
+import { writeFileSync } from 'node:fs';
 import { UserError } from '../common/errors.js';
 import { loadBootstrapJson } from '../proxy/bootstrap.js';
 import { ConfigError } from '../proxy/config/fields.js';
@@ -22,6 +23,7 @@ export interface ProxyCliOptions {
   concurrency: string;
   drainTimeS: string;
   mode: string;
+  adminAddressPath?: string;
 }
 
 export async function run(opts: ProxyCliOptions): Promise<void> {
@@ -56,6 +58,7 @@ export async function run(opts: ProxyCliOptions): Promise<void> {
     if (e instanceof ConfigError) throw new UserError(`spar proxy: invalid config:\n  ${e.errors.join('\n  ')}`);
     throw new UserError(`spar proxy: ${(e as Error).message}`);
   }
+  if (opts.adminAddressPath && proxy.admin) writeFileSync(opts.adminAddressPath, `${proxy.bootstrap.admin!.ip}:${proxy.admin.port}`);
   log('info', 'main', `spar proxy started (node ${proxy.bootstrap.node.id || '-'}, admin port ${proxy.admin?.port ?? 'none'})`);
   const stop = () => {
     void proxy.shutdown().then(() => process.exit(0));

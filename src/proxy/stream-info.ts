@@ -37,7 +37,6 @@ export const ResponseFlag = {
   DownstreamRemoteReset: 'DR',
 } as const;
 export type ResponseFlagName = (typeof ResponseFlag)[keyof typeof ResponseFlag];
-const FLAG_ORDER = Object.values(ResponseFlag) as ResponseFlagName[];
 
 /** Header lookup over whatever representation the codec gave (node:http lower-cased objects). */
 export type HeaderMap = Record<string, string | string[] | undefined>;
@@ -82,10 +81,10 @@ export class StreamInfo {
   get hasAnyFlag(): boolean {
     return this.flags !== undefined;
   }
-  /** "UH,UF" in Envoy's order, or "-". */
+  /** "URX,UF": in the order they were set (as Envoy 1.40 prints them), or "-". */
   flagString(): string {
     if (!this.flags) return '-';
-    return FLAG_ORDER.filter((f) => this.flags!.includes(f)).join(',');
+    return this.flags.join(',');
   }
   /** Milliseconds from start to end (or to now while running). */
   durationMs(): number {

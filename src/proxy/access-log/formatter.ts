@@ -104,7 +104,7 @@ function operator(name: string, arg: string | undefined): Extractor | string {
     case 'PROTOCOL': return (si) => (si.protocol === '-' ? undefined : si.protocol);
     case 'RESPONSE_CODE': return (si) => si.responseCode;
     case 'RESPONSE_CODE_DETAILS': return (si) => nonEmpty(si.responseCodeDetails);
-    case 'RESPONSE_FLAGS': return (si) => (si.hasAnyFlag ? si.flagString() : undefined);
+    case 'RESPONSE_FLAGS': return (si) => si.flagString(); // "-" when none, in JSON too (as Envoy)
     case 'BYTES_RECEIVED': return (si) => si.bytesReceived;
     case 'BYTES_SENT': return (si) => si.bytesSent;
     case 'DURATION': return (si) => si.durationMs();

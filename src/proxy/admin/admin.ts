@@ -89,6 +89,9 @@ export class AdminServer {
         if (!post()) return;
         p.listeners.drainAll(q.has('inboundonly'), q.has('graceful'));
         return text(200, 'OK\n');
+      case '/reopen_logs':
+        if (!post()) return;
+        return text(200, 'OK\n');
       case '/healthcheck/fail':
         if (!post()) return;
         this.healthFailed = true;

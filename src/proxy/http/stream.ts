@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { randomUUID } from 'node:crypto';
+import { networkInterfaces } from 'node:os';
 import { StreamInfo, type ResponseFlagName } from '../stream-info.js';
 import type { HcmConfig } from '../filters/network/http_connection_manager/config.js';
 import type { HcmStats } from '../stats/stats.js';
@@ -42,6 +43,25 @@ export interface ConnectionInfo {
   sni: string;
   /** The original destination (use_original_dst / ORIGINAL_DST clusters). */
   originalDst?: { ip: string; port: number };
+}
+
+let hostAddress: string | undefined;
+/** Envoy's stand-in for a loopback client under use_remote_address: the host's first non-loopback address. */
+function localHostAddress(): string {
+  if (hostAddress !== undefined) return hostAddress;
+  hostAddress = '127.0.0.1';
+  for (const list of Object.values(networkInterfaces())) {
+    const a = list?.find((x) => !x.internal && x.family === 'IPv4');
+    if (a) {
+      hostAddress = a.address;
+      break;
+    }
+  }
+  return hostAddress;
+}
+
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
 }
 
 const INTERNAL_V4 = /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
@@ -101,18 +121,21 @@ export class HttpStream {
     this.req.on('end', () => { this.requestComplete = true; });
 
     // x-forwarded-for / x-forwarded-proto / x-envoy-internal, as the connection manager does.
+    let internal = false;
     if (cfg.useRemoteAddress) {
+      const ip = isLoopback(this.conn.remoteIp) ? localHostAddress() : this.conn.remoteIp;
       if (!cfg.skipXffAppend) {
         const xff = getHeader(h, 'x-forwarded-for');
-        h['x-forwarded-for'] = xff ? `${xff},${this.conn.remoteIp}` : this.conn.remoteIp;
+        h['x-forwarded-for'] = xff ? `${xff},${ip}` : ip;
       }
       h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
-      if (isInternal(this.conn.remoteIp)) h['x-envoy-internal'] = 'true';
+      internal = isInternal(ip);
+      if (internal) h['x-envoy-internal'] = 'true';
       else delete h['x-envoy-internal'];
     } else if (h['x-forwarded-proto'] === undefined) {
       h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
     }
-    if (cfg.generateRequestId && (h['x-request-id'] === undefined || (cfg.useRemoteAddress && !cfg.preserveExternalRequestId && !isInternal(this.conn.remoteIp)))) {
+    if (cfg.generateRequestId && (h['x-request-id'] === undefined || (cfg.useRemoteAddress && !cfg.preserveExternalRequestId && !internal))) {
       h['x-request-id'] = randomUUID();
     }
     if (cfg.headersWithUnderscores !== 'ALLOW') {
@@ -137,7 +160,7 @@ export class HttpStream {
     this.query = q >= 0 ? rawPath.slice(q + 1, frag > q ? frag : undefined) : '';
 
     const table = cfg.routeTable ?? (cfg.rdsName !== undefined ? this.env.routes.get(cfg.rdsName) : undefined);
-    for (const name of table?.internalOnly ?? []) if (cfg.useRemoteAddress && !isInternal(this.conn.remoteIp)) delete h[name];
+    for (const name of table?.internalOnly ?? []) if (cfg.useRemoteAddress && !internal) delete h[name];
     const route = table?.match((h[':authority'] as string) ?? '', this);
     if (!route) {
       stats.no_route.value++;

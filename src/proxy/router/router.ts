@@ -60,7 +60,6 @@ export function forward(s: HttpStream, a: RouteAction): void {
   }
   const hostRewrite = wc?.hostRewrite ?? a.hostRewrite;
   if (hostRewrite !== undefined) {
-    h['x-forwarded-host'] = h[':authority'];
     h[':authority'] = hostRewrite;
   } else if (a.hostRewriteHeader) {
     const v = getHeader(h, a.hostRewriteHeader);
@@ -68,7 +67,6 @@ export function forward(s: HttpStream, a: RouteAction): void {
   } else if (a.hostRewritePathRegex) {
     h[':authority'] = a.hostRewritePathRegex.re.replaceAll(s.path, a.hostRewritePathRegex.sub);
   }
-  if (a.timeoutMs > 0 && !suppress) h['x-envoy-expected-rq-timeout-ms'] = String(a.retry?.perTryTimeoutMs || a.timeoutMs);
   const expect = h.expect;
   if (typeof expect === 'string' && expect.toLowerCase() === '100-continue') delete h.expect;
   if (cluster.active >= cluster.config.maxRequests) {
@@ -93,6 +91,7 @@ class UpstreamRouter {
   private finished = false;
   private attemptStart = 0n;
   private readonly hash: number | undefined;
+  private readonly startHr = process.hrtime.bigint();
 
   constructor(private readonly s: HttpStream, private readonly a: RouteAction, private readonly cluster: Cluster, private readonly wc: WeightedCluster | undefined) {
     this.retryable = !!a.retry && a.retry.numRetries > 0;
@@ -160,6 +159,11 @@ class UpstreamRouter {
     this.attemptHost = host;
     const a = this.a;
     if (a.autoHostRewrite && host.hostname) s.headers[':authority'] = host.hostname;
+    if (a.timeoutMs > 0 && !s.cfg.suppressEnvoyHeaders) {
+      // The time left of the route timeout (Envoy recomputes it for every attempt).
+      const left = this.attempts > 1 ? Math.max(1, a.timeoutMs - Math.ceil(Number(process.hrtime.bigint() - this.startHr) / 1e6)) : a.timeoutMs;
+      s.headers['x-envoy-expected-rq-timeout-ms'] = String(a.retry?.perTryTimeoutMs ? Math.min(a.retry.perTryTimeoutMs, left) : left);
+    }
     const out = upstreamHeaders(s.headers, s.req.headers['transfer-encoding'] !== undefined || s.req.httpVersionMajor === 2);
     host.active++;
     host.rqTotal++;
@@ -174,6 +178,8 @@ class UpstreamRouter {
       headers: out,
       setHost: false,
     });
+    // Node adds `Connection: keep-alive` on pooled requests; Envoy sends no connection header.
+    up.removeHeader('connection');
     this.attempt = up;
     let failed = false;
     const fail = (f: Failure) => {
@@ -234,18 +240,23 @@ class UpstreamRouter {
       s.resetDownstream();
       return;
     }
+    if (p && this.attempts > p.numRetries && this.retryable && this.retriableFailure(p, f)) s.si.setFlag('URX');
     if (f.kind === 'connect') s.si.setFlag('UF');
     else s.si.setFlag('UC');
-    if (this.attempts > 1 && p && this.attempts > p.numRetries) s.si.setFlag('URX');
     s.si.upstreamTransportFailureReason = f.transport;
     this.release();
-    s.localReply({ status: 503, body: resetBeforeHeaders(f.reason, f.transport, this.attempts > 1), details: `upstream_reset_before_response_started{${f.reason.replace(/ /g, '_')}}` }, true);
+    s.localReply({ status: 503, body: resetBeforeHeaders(f.reason, '', this.attempts > 1), details: `upstream_reset_before_response_started{${f.reason.replace(/ /g, '_')}}` }, true);
   }
 
   private shouldRetry(p: RetryPolicy, f: Failure | { status: number }): boolean {
     if (!this.retryable || this.responseStarted || this.attempts > p.numRetries) return false;
     if (this.cluster.retriesActive >= this.cluster.config.maxRetries) return false;
     if (!this.body) return false;
+    return this.retriableFailure(p, f);
+  }
+
+  /** Whether retry_on covers this failure (regardless of how many retries are left). */
+  private retriableFailure(p: RetryPolicy, f: Failure | { status: number }): boolean {
     if ('status' in f) {
       const st = f.status;
       return (p.on5xx && st >= 500) || (p.onGatewayError && st >= 502 && st <= 504) || (p.onRetriable4xx && st === 409) ||
@@ -282,13 +293,17 @@ class UpstreamRouter {
       upRes.resume();
       return this.retry();
     }
+    if (p && this.retryable && this.attempts > p.numRetries && this.retriableFailure(p, { status })) s.si.setFlag('URX');
     clearTimeout(this.perTryTimer);
     this.responseStarted = true;
     const si = s.si;
     const ms = Number((process.hrtime.bigint() - this.attemptStart) / 1000000n);
     si.upstreamServiceTimeMs = ms;
     const rh = upRes.headers as Headers;
+    const te = rh['transfer-encoding'];
     stripHopByHop(rh);
+    // A HEAD response carries no body, so its framing header is only information: Envoy passes it on.
+    if (te !== undefined && s.headers[':method'] === 'HEAD') rh['transfer-encoding'] = te;
     if (!s.cfg.suppressEnvoyHeaders) rh['x-envoy-upstream-service-time'] = String(ms);
     s.finalizeResponseHeaders(rh);
     this.wc?.responseMutation.apply(rh, si);
@@ -383,6 +398,8 @@ class UpstreamRouter {
 /** Request headers for the upstream HTTP/1.1 request: pseudo-headers folded, hop-by-hop removed. */
 function upstreamHeaders(h: Headers, chunked: boolean): Headers {
   const out: Headers = {};
+  const conn = h.connection;
+  const nominated = typeof conn === 'string' && conn.includes(',') ? conn.toLowerCase().split(',').map((x) => x.trim()) : undefined;
   for (const k in h) {
     const v = h[k];
     if (v === undefined) continue;
@@ -391,10 +408,13 @@ function upstreamHeaders(h: Headers, chunked: boolean): Headers {
       if (k === 'te' && typeof v === 'string' && v.toLowerCase() === 'trailers') out.te = v;
       continue;
     }
+    if (nominated && nominated.includes(k)) continue;
     out[k] = v;
   }
   out.host = h[':authority'] as string;
   if (chunked && out['content-length'] === undefined && h[':method'] !== 'GET' && h[':method'] !== 'HEAD') out['transfer-encoding'] = 'chunked';
+  // Envoy's HTTP/1 codec frames a bodiless OPTIONS request explicitly (observed against Envoy 1.40).
+  else if (!chunked && h[':method'] === 'OPTIONS' && out['content-length'] === undefined) out['content-length'] = '0';
   return out;
 }
 

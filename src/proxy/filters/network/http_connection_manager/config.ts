@@ -82,11 +82,7 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
     json: tc.obj,
   };
   if (!c.statPrefix) tc.error('stat_prefix', 'required');
-  const mrh = tc.opt('max_request_headers_kb');
-  if (mrh) {
-    c.maxRequestHeadersKb = mrh.num('value', 60);
-    mrh.done();
-  } else if (typeof tc.obj.max_request_headers_kb === 'number') c.maxRequestHeadersKb = tc.obj.max_request_headers_kb;
+  c.maxRequestHeadersKb = tc.num('max_request_headers_kb', 60);
   const cpo = tc.opt('common_http_protocol_options');
   if (cpo) {
     c.idleTimeoutMs = cpo.durationMs('idle_timeout', 3600_000);

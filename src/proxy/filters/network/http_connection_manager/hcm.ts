@@ -19,6 +19,7 @@ type TaggedSocket = Socket & { [CONN]?: ConnState };
 interface ConnState {
   info: ConnectionInfo;
   active: number;
+  closeAfter?: boolean;
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
@@ -102,6 +103,7 @@ export class HttpConnectionManager {
     if (this.draining && req.httpVersionMajor !== 2) (res as ServerResponse).shouldKeepAlive = false;
     res.once('close', () => {
       st.active--;
+      if (st.closeAfter && st.active === 0) socket.destroySoon();
       if (this.draining && st.active === 0 && req.httpVersionMajor !== 2) socket.end();
     });
     new HttpStream(req, res, this.cfg, this.env, st.info, this.stats).run();
@@ -112,8 +114,14 @@ export class HttpConnectionManager {
     this.stats.downstream_cx_protocol_error.value++;
     const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const text = code === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    const st = socket[CONN];
+    if (st && st.active > 0) {
+      // Garbage after a request still in flight: finish that response, then close (as Envoy).
+      st.closeAfter = true;
+      return;
+    }
     if (socket.writable) {
-      socket.end(`HTTP/1.1 ${code} ${text}\r\ncontent-length: ${text.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${text}`);
+      socket.end(`HTTP/1.1 ${code} ${text}\r\ncontent-length: ${text.length}\r\ncontent-type: text/plain\r\ndate: ${new Date().toUTCString()}\r\nserver: ${this.cfg.serverName}\r\nconnection: close\r\n\r\n${text}`);
     } else socket.destroy();
     const info = socket[CONN]?.info;
     const logs = this.cfg.accessLogs;
