@@ -10,6 +10,10 @@ import { schemaValidate } from '../../src/api/schema/index.js';
 import { validateResource } from '../../src/api/validate.js';
 import type { Diagnostic } from '../../src/api/diagnostics.js';
 import { samplesDir } from '../helpers/shared.js';
+import { readFileSync } from 'node:fs';
+import { parse, parseAllDocuments } from 'yaml';
+import { findCrd, stripDescriptions } from '../../src/api/schema/crds.js';
+import { crdBundlePath } from '../../src/common/paths.js';
 
 function rendered(d: Diagnostic): string {
   return d.path ? `${d.path}: ${d.message}` : d.message;
@@ -197,4 +201,21 @@ test('never throws, whatever the shape', () => {
     assert.ok(d.some((x) => x.level === 'Error'), `expected an error for ${s}`);
     assert.ok(!d.some((x) => /internal error/.test(x.message)), `internal error for ${s}: ${d.map(rendered).join('; ')}`);
   }
+});
+
+test('the CRD reader (descriptions stripped before parsing) gives the schema the full YAML gives', () => {
+  const withoutDescriptions = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(withoutDescriptions);
+    if (!x || typeof x !== 'object') return x;
+    return Object.fromEntries(Object.entries(x).filter(([k, v]) => !(k === 'description' && typeof v === 'string')).map(([k, v]) => [k, withoutDescriptions(v)]));
+  };
+  const text = readFileSync(crdBundlePath, 'utf8');
+  const doc = text.split(/^---$/m).find((d) => /^ {4}kind: VirtualService$/m.test(d))!;
+  const full = (parseAllDocuments(doc)[0]!.toJS() as { spec: { versions: { name: string; schema: { openAPIV3Schema: unknown } }[] } }).spec.versions;
+  const crd = findCrd('networking.istio.io', 'VirtualService')!;
+  assert.deepEqual(crd.versions.map((v) => v.name), full.map((v) => v.name));
+  for (const v of full) assert.deepEqual(crd.versions.find((x) => x.name === v.name)!.schema(), withoutDescriptions(v.schema.openAPIV3Schema), v.name);
+  assert.deepEqual(parse(stripDescriptions('a:\n  description: |-\n    text\n    more\n  description2: x\n  properties:\n    description:\n      type: string\n')), {
+    a: { description2: 'x', properties: { description: { type: 'string' } } },
+  });
 });
