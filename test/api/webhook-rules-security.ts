@@ -57,6 +57,9 @@ export const SECURITY_ROWS: Row[] = [
   ap('A21b', { action: 'CUSTOM', provider: { name: 'ext' }, rules: [{}] }, 'REJECT', 'the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action CUSTOM',
     { metadata: { name: 'r1', annotations: { 'istio.io/dry-run': 'true' } } }),
   ap('A21c', {}, 'CLEAN', undefined, { metadata: { name: 'r1', annotations: { 'istio.io/dry-run': 'true' } } }),
+  ap('A21d', { action: 'AUDIT', rules: [{}] }, 'REJECT', 'the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action AUDIT',
+    { metadata: { name: 'r1', annotations: { 'istio.io/dry-run': 'true' } } }),
+  ap('A21e', { action: 'AUDIT', rules: [{ to: [{ operation: { paths: ['/admin/*'] } }] }] }, 'CLEAN'),
 
   // A.6 RequestAuthentication
   ra('R1', {}, 'CLEAN'),
