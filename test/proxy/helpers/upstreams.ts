@@ -37,7 +37,7 @@ export async function startUpstream(name: string): Promise<Upstream> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const url = req.url ?? '/';
-      const body = JSON.stringify({ upstream: name, method: req.method, url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') } satisfies Echo);
+      const body = JSON.stringify({ upstream: name, method: req.method ?? "", url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') } satisfies Echo);
       const m = /^\/(status|delay|header)\/([^/?]+)(?:\/([^/?]+))?/.exec(url);
       res.setHeader('x-upstream', name);
       if (url.startsWith('/reset-mid')) {
