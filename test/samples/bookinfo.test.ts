@@ -35,8 +35,8 @@ describe('Bookinfo on loopback', () => {
   let failing: Stub;
   let unavailable: Stub;
   let dead: number;
-  /** Productpages for the scenarios: signed-in user, ratings down (v2, v3), all down, reviews 503, propagation. */
-  const pp = {} as Record<'login' | 'noRatingsV2' | 'noRatingsV3' | 'allDown' | 'reviews503' | 'propagation', RunningSample>;
+  /** Productpages for the scenarios: signed-in user (also propagation), ratings failing (v2: 500, v3: refused), details refused + reviews 503. */
+  const pp = {} as Record<'login' | 'noRatingsV2' | 'noRatingsV3' | 'backendsDown' | 'propagation', RunningSample>;
   let reviewsFailingRatings: RunningSample;
 
   // Every process starts in three parallel waves (backends, reviews, productpages): start-up, not
@@ -60,12 +60,11 @@ describe('Bookinfo on loopback', () => {
       }),
       closedPort(),
     ]);
-    const [v1, v2, v3, loginReviews, deadV2, deadV3, failingV2] = await Promise.all([
+    const [v1, v2, v3, loginReviews, deadV3, failingV2] = await Promise.all([
       startReviews('v1', ratings.port),
       startReviews('v2', ratings.port),
       startReviews('v3', ratings.port),
       startReviews('v2', recorder.port),
-      startReviews('v2', dead),
       startReviews('v3', dead),
       startReviews('v2', failing.port),
     ]);
@@ -76,12 +75,11 @@ describe('Bookinfo on loopback', () => {
       startProductpage(details.port, v2.port, ratings.port),
       startProductpage(details.port, v3.port, ratings.port),
       startProductpage(details.port, loginReviews.port, recorder.port),
-      startProductpage(details.port, deadV2.port, dead),
+      startProductpage(details.port, failingV2.port, failing.port),
       startProductpage(details.port, deadV3.port, dead),
-      startProductpage(dead, dead, dead),
-      startProductpage(details.port, unavailable.port, ratings.port),
+      startProductpage(dead, unavailable.port, dead),
     ]);
-    [page.v1, page.v2, page.v3, pp.login, pp.noRatingsV2, pp.noRatingsV3, pp.allDown, pp.reviews503] = pages;
+    [page.v1, page.v2, page.v3, pp.login, pp.noRatingsV2, pp.noRatingsV3, pp.backendsDown] = pages;
     pp.propagation = pp.login;
   });
   after(stopAll);
@@ -177,7 +175,7 @@ describe('Bookinfo on loopback', () => {
     assert.equal(recorder.requests.at(-1)!.headers['end-user'], undefined);
   });
 
-  test('ratings unavailable: "Ratings service is currently unavailable" per review (v2 and v3)', async () => {
+  test('ratings failing (v2: HTTP 500 like a fault abort, v3: refused): "Ratings service is currently unavailable" per review', async () => {
     for (const p of [pp.noRatingsV2, pp.noRatingsV3]) {
       const html = (await http(p.port, '/productpage')).body;
       assert.equal(count(html, 'Ratings service is currently unavailable'), 2);
@@ -185,24 +183,25 @@ describe('Bookinfo on loopback', () => {
       assert.ok(html.includes('Book Reviews'));
     }
     const body = JSON.parse((await http(reviewsFailingRatings.port, '/reviews/0')).body) as { reviews: { rating: unknown }[] };
-    assert.deepEqual(body.reviews[0]!.rating, { error: 'Ratings service is currently unavailable' }, 'an HTTP 500 from ratings (fault abort) gives the same text');
+    assert.deepEqual(body.reviews[0]!.rating, { error: 'Ratings service is currently unavailable' });
   });
 
-  test('details and reviews unavailable (connection refused): both error texts, page still 200', async () => {
-    const res = await http(pp.allDown.port, '/productpage');
+  test('details refused, reviews answering 503: both error texts, page still 200; reviews tried twice, its status kept', async () => {
+    const before = unavailable.requests.length;
+    const res = await http(pp.backendsDown.port, '/productpage');
     assert.equal(res.status, 200);
     for (const text of ['Error fetching product details', 'Sorry, product details are currently unavailable for this book.', 'Error fetching product reviews', 'Sorry, product reviews are currently unavailable for this book.']) {
       assert.ok(res.body.includes(text), `page lacks ${text}`);
     }
-    const api = await http(pp.allDown.port, '/api/v1/products/0/reviews');
-    assert.equal(api.status, 500);
-    assert.deepEqual(JSON.parse(api.body), { error: 'Sorry, product reviews are currently unavailable for this book.' });
-  });
-
-  test('reviews answering 503: productpage tries twice and reports that status', async () => {
-    const api = await http(pp.reviews503.port, '/api/v1/products/0/reviews');
+    assert.equal(unavailable.requests.length - before, 2, 'two attempts per page view');
+    const api = await http(pp.backendsDown.port, '/api/v1/products/0/reviews');
     assert.equal(api.status, 503);
-    assert.equal(unavailable.requests.length, 2);
+    assert.deepEqual(JSON.parse(api.body), { error: 'Sorry, product reviews are currently unavailable for this book.' });
+    const details = await http(pp.backendsDown.port, '/api/v1/products/0');
+    assert.equal(details.status, 500, 'no response counts as 500');
+    assert.deepEqual(JSON.parse(details.body), { error: 'Sorry, product details are currently unavailable for this book.' });
+    const ratings = await http(pp.backendsDown.port, '/api/v1/products/0/ratings');
+    assert.deepEqual(JSON.parse(ratings.body), { error: 'Sorry, product ratings are currently unavailable for this book.' });
   });
 
   describe('header propagation productpage → reviews → ratings', () => {
