@@ -66,6 +66,8 @@ export const MSG = {
   ConflictingGateways: t('IST0145', 'ConflictingGateways', 'Error', 'Conflict with gateways %s (workload selector %s, port %s, hosts %v).'),
   NamespaceInjectionEnabledByDefault: t('IST0148', 'NamespaceInjectionEnabledByDefault', 'Info',
     'is enabled for Istio injection, as Istio is installed with enableNamespacesByDefault as true.'),
+  JwtClaimBasedRoutingWithoutRequestAuthN: t('IST0149', 'JwtClaimBasedRoutingWithoutRequestAuthN', 'Error',
+    'The virtual service uses the JWT claim based routing (key: %s) but found no request authentication for the gateway (%s) pod (%s). The request authentication must first be applied for the gateway pods to validate the JWT token and make the claims available for routing.'),
   ExternalNameServiceTypeInvalidPortName: t('IST0150', 'ExternalNameServiceTypeInvalidPortName', 'Warning',
     'Port name for ExternalName service is invalid. Proxy may prevent tcp named ports and unmatched traffic for ports serving TCP protocol from being forwarded correctly'),
   EnvoyFilterUsesRelativeOperation: t('IST0151', 'EnvoyFilterUsesRelativeOperation', 'Warning',
@@ -90,6 +92,8 @@ export const MSG = {
     'The Subset %s defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream).'),
   UnknownDestinationRuleHost: t('IST0174', 'UnknownDestinationRuleHost', 'Warning',
     'The host %s defined in the DestinationRule does not match any services in the mesh.'),
+  JwksUriFetchUnrestricted: t('IST0175', 'JwksUriFetchUnrestricted', 'Warning',
+    'BLOCKED_CIDRS_IN_JWKS_URIS is not configured but %d RequestAuthentication resource(s) exist (%s). Consider configuring it to restrict JWKS URI fetches to trusted networks.'),
   ConflictingServiceEntryProtocol: t('IST0177', 'ConflictingServiceEntryProtocol', 'Warning',
     'Multiple ServiceEntries (%s) define the same host %q and port %d with conflicting protocols (%s).'),
 } as const satisfies Record<string, MessageType>;
