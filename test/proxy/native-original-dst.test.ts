@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { getOriginalDst, nativeAddonPath, originalDstAvailable, OriginalDstError } from '../../src/proxy/listener/original-dst.js';
+import { getOriginalDst, loadSparNative, nativeAddonPath, originalDstAvailable, OriginalDstError } from '../../src/proxy/listener/original-dst.js';
 
 const linux = process.platform === 'linux';
 
@@ -46,6 +46,13 @@ describe('native SO_ORIGINAL_DST addon', { skip: linux ? undefined : 'SO_ORIGINA
       return getOriginalDst(sock);
     });
     assert.equal(od, undefined);
+  });
+
+  test('a missing addon is a clear error that says how to build it', () => {
+    assert.throws(
+      () => loadSparNative('/nonexistent/spar_native.node'),
+      (e: unknown) => e instanceof OriginalDstError && e.code === 'SPAR_NATIVE_NOT_BUILT' && /npm install/.test(e.message) && /native\/build\.mjs/.test(e.message),
+    );
   });
 
   test('a socket without a file descriptor is a clear error', () => {

@@ -28,7 +28,7 @@ export interface OriginalDst {
   port: number;
 }
 
-interface SparNative {
+export interface SparNative {
   /** `{ address, port }`, or a negative errno (ENOENT: no conntrack entry, ENOPROTOOPT: no conntrack). */
   originalDst(fd: number): OriginalDst | number;
 }
@@ -45,18 +45,22 @@ export class OriginalDstError extends Error {
   }
 }
 
-function loadAddon(): SparNative {
-  if (addon) return addon;
-  if (!existsSync(nativeAddonPath)) {
+/** Loads the addon at `path` (the built one by default); throws SPAR_NATIVE_NOT_BUILT when it is missing. */
+export function loadSparNative(path: string = nativeAddonPath): SparNative {
+  if (!existsSync(path)) {
     throw new OriginalDstError(
       'SPAR_NATIVE_NOT_BUILT',
-      `Spar's native addon is not built (${nativeAddonPath} is missing), so SO_ORIGINAL_DST cannot be read. ` +
+      `Spar's native addon is not built (${path} is missing), so SO_ORIGINAL_DST cannot be read. ` +
         'Run `npm install` in the Spar checkout on a machine with a C toolchain (Debian: apt-get install build-essential python3), ' +
         'or build it alone with `node native/build.mjs`.',
     );
   }
   const require = createRequire(import.meta.url);
-  addon = require(nativeAddonPath) as SparNative;
+  return require(path) as SparNative;
+}
+
+function loadAddon(): SparNative {
+  addon ??= loadSparNative();
   return addon;
 }
 
