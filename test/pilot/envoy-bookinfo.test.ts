@@ -13,11 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { adsBootstrap, dumpNames, startEnvoy, warming, type Envoy, type Json } from '../helpers/envoy.js';
 import { samplesDir } from '../helpers/shared.js';
-import { INGRESS_GATEWAY_SERVICE, startSparPilot, type SparPilot } from './envoy-fixtures.js';
+import { INGRESS_GATEWAY_SERVICE, startSparPilot, startTestSds, type SparPilot } from './envoy-fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spar-bookinfo-'));
 const cfg = join(dir, 'config');
 let pilot: SparPilot;
+let sds: { stop(): Promise<void> } | undefined;
 const envoys: Record<string, Envoy> = {};
 
 const NODES: Record<string, { id: string; metadata: Json }> = {
@@ -33,9 +34,11 @@ before(async () => {
   copyFileSync(join(samplesDir, 'bookinfo/networking/destination-rule-all.yaml'), join(cfg, 'dr.yaml'));
   writeFileSync(join(cfg, 'ingress.yaml'), INGRESS_GATEWAY_SERVICE);
   const uds = join(dir, 'xds.sock');
+  const sdsUds = join(dir, 'sds.sock');
+  sds = await startTestSds(sdsUds);
   pilot = await startSparPilot(cfg, { uds });
   await Promise.all(Object.entries(NODES).map(async ([k, n]) => {
-    envoys[k] = await startEnvoy({ bootstrap: adsBootstrap({ xds: `unix://${uds}`, nodeId: n.id, metadata: n.metadata }), isolateNetwork: true });
+    envoys[k] = await startEnvoy({ bootstrap: adsBootstrap({ xds: `unix://${uds}`, nodeId: n.id, metadata: n.metadata, sdsUds }), isolateNetwork: true });
   }));
   await Promise.all(Object.values(envoys).map((e) => e.waitReady()));
   await pilot.waitSynced(undefined, 3);
@@ -44,6 +47,7 @@ before(async () => {
 after(async () => {
   await Promise.all(Object.values(envoys).map((e) => e.stop()));
   await pilot?.stop();
+  await sds?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -60,7 +64,9 @@ async function assertNoRejects(step: string): Promise<void> {
 async function apply(step: string, write: () => void): Promise<void> {
   const n = await pilot.pushCount();
   write();
-  await pilot.waitSynced(n, 3);
+  await pilot.waitSynced(n, 3).catch((e: Error) => {
+    throw new Error(`${step}: ${e.message}`);
+  });
   await assertNoRejects(step);
 }
 

@@ -101,3 +101,30 @@ spec:
   - {name: https, port: 443, targetPort: 8443}
   - {name: tcp, port: 31400, targetPort: 31400}
 `;
+
+/**
+ * What pilot-agent's SDS server gives Envoy: the workload certificate (`default`) and the root
+ * (`ROOTCA`), here Istio's sample workload certificate, served over SDS on a Unix socket with
+ * Spar's own xDS server (Envoy's sidecar clusters do not warm until these arrive).
+ */
+export async function startTestSds(udsPath: string): Promise<{ stop(): Promise<void> }> {
+  const { readFileSync } = await import('node:fs');
+  const { XdsServer } = await import('../../src/xds/server/server.js');
+  const { TypeUrl } = await import('../../src/xds/resource-types.js');
+  const { samplesDir } = await import('../helpers/shared.js');
+  const pem = (f: string) => readFileSync(join(samplesDir, 'certs', f), 'utf8');
+  const secrets = [
+    { '@type': TypeUrl.Secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: pem('workload-foo-cert.pem') }, private_key: { inline_string: pem('workload-foo-key.pem') } } },
+    { '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: pem('root-cert.pem') } } },
+  ];
+  const server = new XdsServer<object, object>({
+    generator: {
+      proxyFromNode: () => ({}),
+      generate: (_p, _push, typeUrl, names) => (typeUrl === TypeUrl.Secret ? secrets.filter((s) => !names || names.includes(s.name)) : []),
+      configKindsAffecting: () => new Set(),
+    },
+  });
+  server.setPushContext({});
+  await server.listen(0, '127.0.0.1', udsPath);
+  return { stop: () => server.close() };
+}

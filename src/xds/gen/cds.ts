@@ -17,6 +17,7 @@ import type { EnvoyJson } from '../codec.js';
 import { TypeUrl } from '../resource-types.js';
 import { adsConfigSource, duration, HTTP_PROTOCOL_OPTIONS_KEY, Ext, socketAddress } from './common.js';
 import { localityLbEndpoints } from './eds.js';
+import { gatewayPorts } from './gateway.js';
 import { outboundClusters, serviceInstances, type OutboundCluster } from './scope.js';
 import { istioMtlsSni, spiffeId } from './tls.js';
 import {
@@ -29,9 +30,12 @@ export const INBOUND_BIND_IP = '127.0.0.6';
 
 export function generateClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
   const out: EnvoyJson[] = [];
+  const sniDnat = proxy.type === 'router' && gatewayPorts(proxy, push).some((gp) => gp.servers.some((s) => s.server.tls?.mode === 'AUTO_PASSTHROUGH'));
   for (const oc of outboundClusters(proxy, push)) {
     const c = outboundCluster(proxy, push, oc);
-    if (c) out.push(c);
+    if (!c) continue;
+    out.push(c);
+    if (sniDnat) out.push(sniDnatCluster(c, oc));
   }
   if (proxy.type === 'sidecar') out.push(...inboundClusters(proxy, push));
   out.push(blackHoleCluster(push), passthroughCluster(push));
@@ -87,6 +91,16 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
   });
   base.metadata = clusterMetadata(oc);
   return finish(d);
+}
+
+/**
+ * AUTO_PASSTHROUGH gateways route by SNI: the client's SNI (`outbound_.9080_.v1_.reviews...`) names
+ * a cluster of that name carrying the same endpoints, without TLS of its own (the client's mTLS
+ * passes through). Istio calls these SNI-DNAT clusters.
+ */
+function sniDnatCluster(c: EnvoyJson, oc: OutboundCluster): EnvoyJson {
+  const { transport_socket: _ts, transport_socket_matches: _tsm, ...rest } = c;
+  return { ...rest, name: istioMtlsSni(oc.port.port, oc.subset?.name ?? '', oc.service.hostname) };
 }
 
 /** SPIFFE identities of the workloads behind a service (and a ServiceEntry's subjectAltNames). */

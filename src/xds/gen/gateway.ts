@@ -40,7 +40,12 @@ export interface GatewayPort {
   servers: GatewayServer[];
 }
 
-const terminates = (s: Server) => !!s.tls && (s.tls.mode === 'SIMPLE' || s.tls.mode === 'MUTUAL' || s.tls.mode === 'OPTIONAL_MUTUAL' || s.tls.mode === undefined);
+/** A server whose TLS the gateway terminates (an HTTP server's `tls` only carries httpsRedirect). */
+const terminates = (s: Server) => {
+  const p = parseProtocol(s.port.protocol);
+  if (!s.tls || (p !== 'HTTPS' && p !== 'TLS')) return false;
+  return s.tls.mode === 'SIMPLE' || s.tls.mode === 'MUTUAL' || s.tls.mode === 'OPTIONAL_MUTUAL' || s.tls.mode === undefined;
+};
 const isHttpServer = (s: Server) => {
   const p = parseProtocol(s.port.protocol);
   return p === 'HTTP' || p === 'HTTP2' || p === 'GRPC' || p === 'GRPC-Web' || (p === 'HTTPS' && terminates(s));
@@ -74,7 +79,7 @@ function listenPortFor(proxy: Proxy, push: PushContext, port: number, targetPort
 
 /** `http.8080` for plaintext HTTP; `https.443.https.bookinfo-gateway.default` for a terminating server. */
 export function gatewayRouteName(gs: GatewayServer, listenPort: number): string {
-  if (!gs.server.tls || !terminates(gs.server)) return `http.${listenPort}`;
+  if (!terminates(gs.server)) return `http.${listenPort}`;
   return `https.${gs.server.port.number}.${gs.server.port.name}.${gs.gateway.name}.${gs.gateway.namespace}`;
 }
 
@@ -118,7 +123,7 @@ export function gatewayRouteConfigs(proxy: Proxy, push: PushContext): EnvoyJson[
   for (const [name, t] of tables) {
     const vhosts = new Map<string, { domains: string[]; routes: EnvoyJson[]; redirect: boolean }>();
     for (const gs of t.servers) {
-      const ctx: RouteContext = { proxy, push, port: gs.server.port.number, gateways: [gs.gatewayName], isTLS: !!gs.server.tls };
+      const ctx: RouteContext = { proxy, push, port: gs.server.port.number, gateways: [gs.gatewayName], isTLS: terminates(gs.server) };
       for (const vs of virtualServicesForServer(push, gs)) {
         const routes = routesForVirtualService(ctx, vs);
         for (const host of serverHostsFor(gs, vs)) {

@@ -90,7 +90,8 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
   const ports = inboundPorts(proxy, push);
   const out: EnvoyJson[] = [];
   for (const p of ports.filter((x) => x.captureNone)) {
-    const bind = p.bind ?? WildcardAddress;
+    // Without capture the app's clients connect to the pod IP, so bind there (127.0.0.1 stays free for egress).
+    const bind = p.bind ?? proxy.ipAddresses[0] ?? WildcardAddress;
     out.push({
       name: listenerName(bind, p.port),
       address: socketAddress(bind, p.port),

@@ -1,0 +1,227 @@
+/**
+ * Istio features, one table row each: config in, the Envoy fields that must come out. Every
+ * resource generated here also passes Envoy's schema (fixtures/mesh.ts `gen`).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TypeUrl } from '../../src/xds/resource-types.js';
+import type { EnvoyJson } from '../../src/xds/codec.js';
+import { BOOKINFO, byName, checked, gen, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
+import { CAPTURE_NONE, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const GATEWAY = join(here, 'fixtures', 'ingressgateway.yaml');
+const CREDENTIAL = join(here, 'fixtures', 'credential.yaml');
+const net = (f: string) => sample('bookinfo', 'networking', f);
+const names = (list: EnvoyJson[]) => list.map((r) => String(r.name ?? r.cluster_name));
+const json = (v: unknown) => JSON.stringify(v);
+
+test('Sidecar egress scoping, exportTo "." and REGISTRY_ONLY', () => {
+  const push = pushFor([BOOKINFO, GATEWAY], [SIDECAR_SCOPE]);
+  const pp = sidecarFor(push, 'productpage-v1');
+  const cds = names(gen(pp, push, TypeUrl.Cluster));
+  assert.ok(cds.includes('outbound|9080||reviews.default.svc.cluster.local'));
+  assert.ok(cds.includes('outbound|80||istio-ingressgateway.istio-system.svc.cluster.local'), 'istio-system/* is in scope');
+  assert.ok(!cds.some((n) => n.includes('other.svc')), 'namespace other is out of scope');
+  const rc = byName(gen(pp, push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  const last = (rc.virtual_hosts as EnvoyJson[]).at(-1)!;
+  assert.equal(last.name, 'block_all');
+  assert.equal(json((last.routes as EnvoyJson[])[0].direct_response), json({ status: 502 }));
+  const vo = byName(gen(pp, push, TypeUrl.Listener), 'virtualOutbound');
+  assert.match(json(vo.filter_chains), /"virtualOutbound-catchall-tcp"/);
+  assert.match(json((vo.filter_chains as EnvoyJson[])[1]), /BlackHoleCluster/);
+  // Without the Sidecar, a proxy in "other" sees its private service; one in default does not.
+  const open = pushFor([BOOKINFO], [SIDECAR_SCOPE.split('---').slice(0, 2).join('---')]);
+  assert.ok(open.servicesFor(sidecarFor(open, 'productpage-v1')).every((s) => s.name !== 'private'));
+  assert.ok(open.servicesFor(sidecarFor(open, 'productpage-v1')).some((s) => s.name === 'other'));
+});
+
+test('DestinationRule precedence: proxy namespace, then service namespace, then root; exact before wildcard', () => {
+  const dr = (ns: string, name: string, host: string, lb: string) => `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {host: "${host}", trafficPolicy: {loadBalancer: {simple: ${lb}}}}`;
+  const push = pushFor([BOOKINFO], [dr('istio-system', 'root', '*.svc.cluster.local', 'RANDOM'), dr('default', 'wild', '*.default.svc.cluster.local', 'ROUND_ROBIN'), dr('default', 'exact', 'ratings', 'LEAST_REQUEST')]);
+  const cds = gen(sidecarFor(push, 'productpage-v1'), push, TypeUrl.Cluster);
+  assert.equal(byName(cds, 'outbound|9080||ratings.default.svc.cluster.local').lb_policy, 'LEAST_REQUEST');
+  assert.equal(byName(cds, 'outbound|9080||reviews.default.svc.cluster.local').lb_policy, 'ROUND_ROBIN');
+  const root = pushFor([BOOKINFO], [dr('istio-system', 'root', '*.svc.cluster.local', 'RANDOM')]);
+  assert.equal(byName(gen(sidecarFor(root, 'productpage-v1'), root, TypeUrl.Cluster), 'outbound|9080||reviews.default.svc.cluster.local').lb_policy, 'RANDOM');
+});
+
+test('DestinationRule tls ISTIO_MUTUAL and DISABLE; consistent hash reaches the route', () => {
+  const push = pushFor([BOOKINFO, net('destination-rule-all-mtls.yaml')], [RICH_DESTINATION_RULE.replace('name: ratings-rich', 'name: ratings'), `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http: [{route: [{destination: {host: ratings, subset: v1}}]}]`]);
+  const pp = sidecarFor(push, 'productpage-v1');
+  const cds = gen(pp, push, TypeUrl.Cluster);
+  const reviews = byName(cds, 'outbound|9080|v2|reviews.default.svc.cluster.local');
+  assert.match(json(reviews.transport_socket), /outbound_\.9080_\.v2_\.reviews\.default\.svc\.cluster\.local/);
+  assert.equal(reviews.transport_socket_matches, undefined);
+  const rc = byName(gen(pp, push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  const ratings = (rc.virtual_hosts as EnvoyJson[]).find((v) => v.name === 'ratings.default.svc.cluster.local:9080')!;
+  const route = ((ratings.routes as EnvoyJson[])[0].route) as EnvoyJson;
+  // Subset v1 hashes on a header (the top-level cookie hash is replaced by port-level ROUND_ROBIN).
+  assert.equal(json(route.hash_policy), json([{ header: { header_name: 'x-user' } }]));
+  assert.equal((route.retry_policy as EnvoyJson).retry_host_predicate, undefined, 'no previous_hosts with consistent hashing');
+  const disabled = pushFor([BOOKINFO], [`
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: default}
+spec: {host: details, trafficPolicy: {tls: {mode: DISABLE}}}`]);
+  const d = byName(gen(sidecarFor(disabled, 'productpage-v1'), disabled, TypeUrl.Cluster), 'outbound|9080||details.default.svc.cluster.local');
+  assert.equal(d.transport_socket, undefined);
+  assert.equal(d.transport_socket_matches, undefined);
+});
+
+test('delegate VirtualService: the root match combines with the delegate routes', () => {
+  const push = pushFor([BOOKINFO, net('destination-rule-all.yaml')], [`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {prefix: /reviews}}]
+    delegate: {name: reviews-delegate, namespace: default}
+  - route: [{destination: {host: reviews, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-delegate, namespace: default}
+spec:
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - route: [{destination: {host: reviews, subset: v3}}]`]);
+  const rc = byName(gen(sidecarFor(push, 'productpage-v1'), push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  const vh = (rc.virtual_hosts as EnvoyJson[]).find((v) => v.name === 'reviews.default.svc.cluster.local:9080')!;
+  const rs = vh.routes as EnvoyJson[];
+  assert.deepEqual(rs.map((r) => [(r.match as EnvoyJson).prefix, ((r.route as EnvoyJson).cluster as string).split('|')[2]]), [['/reviews', 'v2'], ['/reviews', 'v3'], ['/', 'v1']]);
+  assert.match(json(rs[0].match), /end-user/);
+});
+
+test('VirtualService sourceLabels and port pick routes per proxy', () => {
+  const push = pushFor([BOOKINFO, net('destination-rule-all.yaml')], [`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - match: [{sourceLabels: {app: reviews, version: v2}}]
+    route: [{destination: {host: ratings, subset: v2}}]
+  - match: [{port: 8080}]
+    route: [{destination: {host: ratings, subset: v2-mysql}}]
+  - route: [{destination: {host: ratings, subset: v1}}]`]);
+  const clusterFor = (workload: string) => {
+    const p = sidecarFor(push, workload);
+    const rc = byName(gen(p, push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+    const vh = (rc.virtual_hosts as EnvoyJson[]).find((v) => v.name === 'ratings.default.svc.cluster.local:9080')!;
+    return (vh.routes as EnvoyJson[]).map((r) => ((r.route as EnvoyJson).cluster as string).split('|')[2]);
+  };
+  // The sourceLabels route matches everything for reviews-v2, so (as in Istio) nothing follows it.
+  assert.deepEqual(clusterFor('reviews-v2'), ['v2']);
+  assert.deepEqual(clusterFor('reviews-v3'), ['v1']);
+});
+
+test('Gateway TLS modes: SIMPLE and MUTUAL by SNI with SDS credentials, PASSTHROUGH, AUTO_PASSTHROUGH, httpsRedirect', () => {
+  const push = pushFor([BOOKINFO, net('destination-rule-all.yaml'), GATEWAY, CREDENTIAL], [TLS_GATEWAYS]);
+  const gw = ingressGateway();
+  const lds = gen(gw, push, TypeUrl.Listener);
+  assert.deepEqual(names(lds), ['0.0.0.0_8080', '0.0.0.0_8443', '0.0.0.0_15443']);
+  const https = byName(lds, '0.0.0.0_8443');
+  const chains = https.filter_chains as EnvoyJson[];
+  assert.deepEqual(chains.map((c) => json((c.filter_chain_match as EnvoyJson).server_names)), [json(['bookinfo.example.com']), json(['secure.example.com']), json(['ratings.example.com'])]);
+  assert.match(json(chains[0].transport_socket), /kubernetes:\/\/bookinfo-credential"/);
+  assert.match(json(chains[1].transport_socket), /kubernetes:\/\/bookinfo-credential-cacert/);
+  assert.match(json(chains[1].transport_socket), /"require_client_certificate":true/);
+  assert.match(json(chains[2].filters), /outbound\|9080\|\|ratings\.default\.svc\.cluster\.local/);
+  assert.match(json(byName(lds, '0.0.0.0_15443').filter_chains), /envoy\.filters\.network\.sni_cluster/);
+  const cds = names(gen(gw, push, TypeUrl.Cluster));
+  assert.ok(cds.includes('outbound_.9080_.v1_.reviews.default.svc.cluster.local'), 'SNI-DNAT clusters for AUTO_PASSTHROUGH');
+  const rds = gen(gw, push, TypeUrl.RouteConfiguration);
+  assert.deepEqual(names(rds).sort(), ['http.8080', 'https.443.https-mutual.tls-gateway.istio-system', 'https.443.https.tls-gateway.istio-system']);
+  const http = byName(rds, 'http.8080');
+  assert.equal((http.virtual_hosts as EnvoyJson[])[0].require_tls, 'ALL');
+  const sds = gen(gw, push, TypeUrl.Secret);
+  assert.deepEqual(names(sds), ['kubernetes://bookinfo-credential', 'kubernetes://bookinfo-credential-cacert']);
+  assert.ok((sds[0].tls_certificate as EnvoyJson).certificate_chain);
+  assert.ok((sds[1].validation_context as EnvoyJson).trusted_ca);
+});
+
+test('ServiceEntry resolutions: STATIC → EDS with endpoint ports and locality, NONE → ORIGINAL_DST, DNS_ROUND_ROBIN → LOGICAL_DNS, workloadSelector → WorkloadEntry', () => {
+  const push = pushFor([BOOKINFO], [SERVICE_ENTRIES]);
+  const pp = sidecarFor(push, 'productpage-v1');
+  const cds = gen(pp, push, TypeUrl.Cluster);
+  assert.equal(byName(cds, 'outbound|8443||api.example.com').type, 'EDS');
+  assert.equal(byName(cds, 'outbound|8443||api.example.com').transport_socket_matches, undefined, 'no auto mTLS to MESH_EXTERNAL');
+  assert.equal(byName(cds, 'outbound|80||*.wild.example.com').type, 'ORIGINAL_DST');
+  const rr = byName(cds, 'outbound|5432||db.example.com');
+  assert.equal(rr.type, 'LOGICAL_DNS');
+  assert.match(json(rr.load_assignment), /"address":"db\.example\.com","port_value":5432/);
+  const eds = gen(pp, push, TypeUrl.ClusterLoadAssignment, ['outbound|8443||api.example.com', 'outbound|8080||legacy.default.svc.cluster.local']);
+  const api = byName(eds, 'outbound|8443||api.example.com');
+  assert.match(json(api.endpoints), /"address":"203\.0\.113\.11","port_value":9443/);
+  assert.match(json(api.endpoints), /"region":"us-east1","zone":"us-east1-b"/);
+  const legacy = byName(eds, 'outbound|8080||legacy.default.svc.cluster.local');
+  assert.match(json(legacy.endpoints), /"address":"192\.0\.2\.50","port_value":18080/);
+  assert.match(json(legacy.endpoints), /"tlsMode":"istio"/);
+  const lds = names(gen(pp, push, TypeUrl.Listener));
+  assert.ok(lds.includes('240.0.0.10_8443'), 'TCP/TLS service with a VIP gets <vip>_<port>');
+  assert.ok(lds.includes('0.0.0.0_5432'));
+});
+
+test('Sidecar captureMode NONE: bound egress listener on 127.0.0.1, ingress on the pod IP to a STATIC inbound cluster', () => {
+  const push = pushFor([BOOKINFO], [CAPTURE_NONE]);
+  const ratings = sidecarFor(push, 'ratings-v1');
+  const lds = gen(ratings, push, TypeUrl.Listener);
+  const egress = byName(lds, '127.0.0.1_9080');
+  assert.equal(egress.bind_to_port, undefined, 'binds');
+  const ingress = lds.find((l) => String(l.name).endsWith('_9080') && String(l.name) !== '127.0.0.1_9080' && l.traffic_direction === 'INBOUND')!;
+  assert.ok(ingress, 'ingress listener');
+  assert.equal(String(ingress.name), `${ratings.ipAddresses[0]}_9080`);
+  const inbound = byName(gen(ratings, push, TypeUrl.Cluster), 'inbound|9080||');
+  assert.equal(inbound.type, 'STATIC');
+  assert.match(json(inbound.load_assignment), /127\.0\.0\.1/);
+  // The proxy without capture at all: no virtual listeners.
+  const none = sidecarFor(push, 'details-v1', 'default', { INTERCEPTION_MODE: 'NONE' });
+  const l2 = names(gen(none, push, TypeUrl.Listener));
+  assert.ok(!l2.includes('virtualOutbound') && !l2.includes('virtualInbound'));
+  assert.ok(l2.includes('127.0.0.1_9080'));
+});
+
+test('protocol selection: tcp, grpc, unnamed (sniffed) ports', () => {
+  const push = pushFor([sample('tcp-echo', 'tcp-echo-services.yaml'), sample('grpc-echo', 'grpc-echo.yaml'), sample('curl', 'curl.yaml')], [`
+apiVersion: v1
+kind: Service
+metadata: {name: sniffed, namespace: default}
+spec:
+  selector: {app: sniffed}
+  ports: [{port: 7000}]`]);
+  const curl = sidecarFor(push, 'curl');
+  const lds = gen(curl, push, TypeUrl.Listener);
+  const svc = push.services.find((s) => s.name === 'sniffed')!;
+  const sniffed = byName(lds, `${svc.addresses[0]}_7000`);
+  assert.match(json(sniffed.filter_chains), /"application_protocols":\["http\/1\.1","h2c"\]/);
+  assert.match(json(sniffed.filter_chains), /"route_config_name":"sniffed\.default\.svc\.cluster\.local:7000"/);
+  assert.match(json(sniffed.default_filter_chain), /outbound\|7000\|\|sniffed/);
+  const rds = gen(curl, push, TypeUrl.RouteConfiguration, ['sniffed.default.svc.cluster.local:7000']);
+  assert.equal((rds[0].virtual_hosts as EnvoyJson[]).length, 1, 'a sniffed table has no catch-all');
+  const cds = gen(curl, push, TypeUrl.Cluster);
+  assert.match(json(byName(cds, 'outbound|7000||sniffed.default.svc.cluster.local').typed_extension_protocol_options), /use_downstream_protocol_config/);
+  const grpc = push.services.find((s) => s.name === 'echo')!;
+  const grpcPort = grpc.ports.find((p) => p.protocol === 'GRPC')!;
+  assert.match(json(byName(cds, `outbound|${grpcPort.port}||echo.${grpc.namespace}.svc.cluster.local`).typed_extension_protocol_options), /http2_protocol_options/);
+});
+
+test('every generated resource in this file fit Envoy\'s schema', () => {
+  assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
+});
