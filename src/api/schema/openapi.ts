@@ -50,7 +50,8 @@ export function compileSchema(root: JsonSchema): CompiledSchema {
   const hit = compiled.get(root);
   if (hit) return hit;
   const schema = toAjvSchema(root) as JsonSchema;
-  schema.properties = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' }, ...schema.properties };
+  // metadata is checked by metadata.ts (ObjectMeta's own rules), not by the CRD schema.
+  schema.properties = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: {}, ...schema.properties };
   let out: CompiledSchema;
   try {
     out = { schema, validate: instance().compile(hoistRepeats(schema)) };
