@@ -20,8 +20,8 @@ try {
     process.stdout.write(`${markdown}\n${files.join('\n')}\n\n`);
   }
   if (!values.only || values.only === 'dataplane') {
-    const { files } = await runDataplane(dp);
-    process.stdout.write(`${files.join('\n')}\n`);
+    const { files, headlineMd } = await runDataplane(dp);
+    process.stdout.write(`${headlineMd}\n\n${files.join('\n')}\n`);
   }
   process.stderr.write(`[bench] done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   process.exit(0);

@@ -157,7 +157,9 @@ export async function runDataplane(opts) {
   writeFileSync(`${base}.md`, markdown(result, PROTOCOLS, headline));
   writeFileSync(`${base}.svg`, svgChart(result, PROTOCOLS, headline));
   log(`wrote ${base}.{json,md,svg}`);
-  return { result, files: [`${base}.json`, `${base}.md`, `${base}.svg`] };
+  const md = markdown(result, PROTOCOLS, headline);
+  const headlineMd = md.slice(md.indexOf('\n## ') + 1, md.indexOf('## Every cell')).trim();
+  return { result, headlineMd, files: [`${base}.json`, `${base}.md`, `${base}.svg`] };
 }
 
 /** Command-line options shared with bench/run.mjs. */
