@@ -146,9 +146,14 @@ export function clockTicks() {
   return ticks;
 }
 
-/** User + system CPU seconds the process has used (/proc/<pid>/stat utime + stime). */
+/** User + system CPU seconds the process has used (/proc/<pid>/stat utime + stime); NaN once it is gone. */
 export function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return NaN; // the process is gone
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
   return (Number(fields[11]) + Number(fields[12])) / clockTicks();

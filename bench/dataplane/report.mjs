@@ -31,10 +31,16 @@ export function summarise(result) {
       const avail = result.availability[topo.id]?.[protocol];
       const mine = runs.filter((r) => r.topology === topo.id && r.ok);
       const row = { protocol, rate, conns, topology: topo.id, label: topo.label };
-      if (!avail?.available || mine.length === 0) {
-        rows.push({ ...row, status: 'not available yet', reason: avail?.reason ?? runs.find((r) => r.topology === topo.id)?.error ?? 'no successful run' });
+      const failed = runs.filter((r) => r.topology === topo.id && !r.ok);
+      if (!avail?.available) {
+        rows.push({ ...row, status: 'not available yet', reason: avail?.reason ?? 'not started' });
         continue;
       }
+      if (mine.length === 0) {
+        rows.push({ ...row, status: 'failed', reason: failed[0]?.error ?? 'no run' });
+        continue;
+      }
+      row.failedRuns = failed.length;
       row.status = 'measured';
       row.n = mine.length;
       row.latencyMs = {};
@@ -81,7 +87,7 @@ function tableRows(rows, protocols) {
     const proto = protocols.find((p) => p.id === r.protocol)?.label ?? r.protocol;
     const head = `| ${proto} | ${rateLabel(r.rate)} | ${r.conns} | ${r.label} |`;
     if (r.status !== 'measured') {
-      out.push(`${head} not available yet | | | | | | | | | | |`);
+      out.push(`${head} ${r.status} | | | | | | | | | | |`);
       continue;
     }
     const cpu = r.cpuPer1k.length ? r.cpuPer1k.map((s) => f(s?.median, 4)).join(' + ') : '–';
@@ -89,7 +95,7 @@ function tableRows(rows, protocols) {
     out.push(
       `${head} ${sp(r.latencyMs.p50)} | ${sp(r.latencyMs.p90)} | ${sp(r.latencyMs.p99)} | ${sp(r.latencyMs.p999)} | ` +
         `${r.topology === 'direct' ? '(floor)' : sp(r.addedMs.p50)} | ${r.topology === 'direct' ? '(floor)' : sp(r.addedMs.p99)} | ` +
-        `${sp(r.achievedRps, 0)} | ${cpu} | ${rss} | ${r.errors} | ${f(r.machineBusyCpus?.median, 2)} |`,
+        `${sp(r.achievedRps, 0)} | ${cpu} | ${rss} | ${r.errors}${r.failedRuns ? ` (${r.failedRuns} run(s) failed)` : ''} | ${f(r.machineBusyCpus?.median, 2)} |`,
     );
   }
   return out.join('\n');
@@ -99,7 +105,7 @@ function tableRows(rows, protocols) {
 export function markdown(result, protocols, headline) {
   const rows = result.summary;
   const head = rows.filter((r) => r.rate === headline.rate && r.conns === headline.conns);
-  const unavailable = [...new Set(rows.filter((r) => r.status !== 'measured').map((r) => `- ${r.label}, ${r.protocol}: ${r.reason}`))];
+  const unavailable = [...new Set(rows.filter((r) => r.status !== 'measured').map((r) => `- ${r.label}, ${r.protocol}: ${r.status}: ${r.reason}`))];
   const m = result.machine;
   return [
     `# Spar data-plane benchmark (${result.profile}, ${result.startedAt.slice(0, 10)})`,
@@ -117,7 +123,7 @@ export function markdown(result, protocols, headline) {
     '',
     tableRows(rows, protocols),
     '',
-    unavailable.length ? `## Not available yet\n\n${unavailable.join('\n')}\n` : '',
+    unavailable.length ? `## Not measured, and why\n\n${unavailable.join('\n')}\n` : '',
   ].join('\n');
 }
 
@@ -155,7 +161,7 @@ export function svgChart(result, protocols, headline) {
       const r = rows.find((x) => x.protocol === p.id && x.topology === t.id);
       const x = gx + ti * barW * 2;
       if (!r || r.status !== 'measured') {
-        parts.push(`<text x="${x + barW + 3}" y="${top + plotH - 4}" font-size="9" fill="#999" transform="rotate(-90 ${x + barW + 3} ${top + plotH - 4})">not available yet</text>`);
+        parts.push(`<text x="${x + barW + 3}" y="${top + plotH - 4}" font-size="9" fill="#999" transform="rotate(-90 ${x + barW + 3} ${top + plotH - 4})">${esc(r ? r.status : 'not run')}</text>`);
         return;
       }
       const c = COLORS[t.id] ?? '#888';

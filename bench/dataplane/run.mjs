@@ -124,6 +124,13 @@ export async function runDataplane(opts) {
           turn++;
           for (const t of order) {
             const chain = chains.get(t.id);
+            const dead = chain.proxies.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+            if (dead) {
+              const error = `${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}): ${lastLines(dead.log(), 2)}`;
+              result.runs.push({ protocol: protocol.id, rate: cell.rate, conns: cell.conns, topology: t.id, repeat, ok: false, error });
+              log(`${protocol.id} ${cell.rate || 'max'}rps c${cell.conns} #${repeat} ${t.id}: ${error}`);
+              continue;
+            }
             const pids = chain.proxies.map((p) => p.pid);
             const cpu0 = pids.map(cpuSeconds);
             const rss = rssPeakSampler(pids);

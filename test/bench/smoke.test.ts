@@ -49,7 +49,7 @@ test('bench/run.mjs --smoke writes complete results and never invents numbers', 
     // spar rows are either measured or say plainly that they are not available yet, with a reason.
     for (const row of rows.filter((x) => x.topology.startsWith('spar'))) {
       if (row.status !== 'measured') {
-        assert.equal(row.status, 'not available yet');
+        assert.ok(['not available yet', 'failed'].includes(row.status), row.status);
         assert.ok(row.reason && row.reason.length > 0);
         assert.equal(row.latencyMs, undefined);
       }
