@@ -35,6 +35,7 @@ export function registerCommands(program: Command): void {
     .option('--port <port>', 'ADS gRPC port (0: any free port)', '15010')
     .option('--debug-port <port>', 'debug and metrics HTTP port (0: any free port, -1: off)', '15014')
     .option('--host <addr>', 'address to listen on', '0.0.0.0')
+    .option('--xds-uds <path>', 'also serve ADS on this Unix socket (for proxies in other network namespaces)')
     .option('--debounce <duration>', 'quiet period before a push', '100ms')
     .option('--log-level <level>', 'pino log level: debug, info, warn, error', 'info')
     .option('--no-synthetic-addresses', 'do not give Services ClusterIPs and Deployments pods as a cluster would')
@@ -53,6 +54,8 @@ export function registerCommands(program: Command): void {
     .option('--concurrency <n>', 'accepted; one event loop serves all connections', '1')
     .option('--drain-time-s <s>', 'seconds old listeners/filter chains drain before they close', '600')
     .option('--mode <mode>', 'serve, or validate (check the bootstrap and exit)', 'serve')
+    .option('--admin-address-path <file>', 'write the admin address (ip:port) to this file once bound')
+    .option('--disable-hot-restart', 'accepted for Envoy compatibility (there is no hot restart)')
     .action(async (opts) => (await import('./proxy.js')).run(opts));
 
   program

@@ -15,6 +15,7 @@ export interface PilotCliOptions {
   port: string;
   debugPort: string;
   host: string;
+  xdsUds?: string;
   debounce: string;
   logLevel: string;
   syntheticAddresses: boolean;
@@ -44,6 +45,7 @@ export async function run(opts: PilotCliOptions): Promise<void> {
     port: parsePort(opts.port, '--port'),
     debugPort: parsePort(opts.debugPort, '--debug-port'),
     host: opts.host,
+    xdsUds: opts.xdsUds,
     debounceMs: parseMs(opts.debounce, '--debounce'),
     syntheticAddresses: opts.syntheticAddresses,
     watch: opts.watch,

@@ -33,6 +33,8 @@ export interface PilotOptions {
   /** ADS port (Istio: 15010); 0 picks a free one. */
   port?: number;
   host?: string;
+  /** Also serve ADS on this Unix socket (proxies in other network namespaces). */
+  xdsUds?: string;
   /** Debug and metrics HTTP port (Istio: 15014); 0 picks a free one; -1 turns it off. */
   debugPort?: number;
   debugHost?: string;
@@ -98,7 +100,7 @@ export class Pilot {
   async start(): Promise<void> {
     if (this.opts.configDir) this.install(readConfigDir(this.opts.configDir));
     this.buildAndPush({ full: true, kinds: new Set(), start: Date.now(), reason: 'initial' }, 0, false);
-    this.xdsPort = await this.server.listen(this.opts.port ?? 15010, this.opts.host ?? '0.0.0.0');
+    this.xdsPort = await this.server.listen(this.opts.port ?? 15010, this.opts.host ?? '0.0.0.0', this.opts.xdsUds);
     if ((this.opts.debugPort ?? 15014) >= 0) {
       this.debug = new DebugServer(this);
       this.debugPort = await this.debug.listen(this.opts.debugPort ?? 15014, this.opts.debugHost ?? this.opts.host ?? '0.0.0.0');
@@ -108,7 +110,7 @@ export class Pilot {
       this.watcher.start();
     }
     this.metrics.info.set({ component: 'pilot', tag: SPAR_VERSION }, 1);
-    this.log.info({ xdsPort: this.xdsPort, debugPort: this.debugPort, resources: this.resources.length, rejected: this.rejected.length }, 'pilot ready');
+    this.log.info({ xdsPort: this.xdsPort, debugPort: this.debugPort, xdsUds: this.opts.xdsUds, resources: this.resources.length, rejected: this.rejected.length }, 'pilot ready');
   }
 
   async stop(): Promise<void> {

@@ -30,7 +30,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 export interface AdsBootstrapOptions {
-  /** The ADS server, `host:port`. */
+  /** The ADS server, `host:port` or `unix:///path/to/socket`. */
   xds: string;
   /** Node id as Istio's agent sends it: `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`. */
   nodeId: string;
@@ -42,6 +42,8 @@ export interface AdsBootstrapOptions {
   delta?: boolean;
   /** initial_fetch_timeout for CDS/LDS (Istio: 0s). */
   initialFetchTimeout?: string;
+  /** The agent's SDS socket behind the static `sds-grpc` cluster (default: a path nobody serves). */
+  sdsUds?: string;
 }
 
 /**
@@ -49,13 +51,31 @@ export interface AdsBootstrapOptions {
  * Istio metadata, ADS over the static `xds-grpc` cluster (HTTP/2), CDS and LDS from ADS.
  */
 export function adsBootstrap(o: AdsBootstrapOptions): Json {
-  const i = o.xds.lastIndexOf(':');
-  const host = o.xds.slice(0, i);
-  const port = Number(o.xds.slice(i + 1));
+  let xdsAddress: Json;
+  if (o.xds.startsWith('unix:')) {
+    xdsAddress = { pipe: { path: o.xds.replace(/^unix:(\/\/)?/, '') } };
+  } else {
+    const i = o.xds.lastIndexOf(':');
+    xdsAddress = { socket_address: { address: o.xds.slice(0, i), port_value: Number(o.xds.slice(i + 1)) } };
+  }
   const parts = o.nodeId.split('~');
   const podNs = parts[2] ?? 'envoy.default';
   const ns = podNs.includes('.') ? podNs.slice(podNs.indexOf('.') + 1) : 'default';
   const podName = podNs.split('.')[0];
+  const h2 = {
+    'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+      '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+      explicit_http_config: { http2_protocol_options: {} },
+    },
+  };
+  const staticCluster = (name: string, address: Json, http2: boolean): Json => ({
+    name,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    lb_policy: 'ROUND_ROBIN',
+    load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address } }] }] },
+    ...(http2 ? { typed_extension_protocol_options: h2 } : {}),
+  });
   return {
     node: {
       id: o.nodeId,
@@ -84,19 +104,17 @@ export function adsBootstrap(o: AdsBootstrapOptions): Json {
       },
     },
     static_resources: {
-      clusters: [{
-        name: 'xds-grpc',
-        type: 'STATIC',
-        connect_timeout: '1s',
-        lb_policy: 'ROUND_ROBIN',
-        load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }] },
-        typed_extension_protocol_options: {
-          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-            '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-            explicit_http_config: { http2_protocol_options: {} },
-          },
-        },
-      }],
+      clusters: [
+        staticCluster('xds-grpc', xdsAddress, true),
+        staticCluster('sds-grpc', { pipe: { path: o.sdsUds ?? './var/run/secrets/workload-spiffe-uds/socket' } }, true),
+        staticCluster('agent', { socket_address: { address: '127.0.0.1', port_value: 15020 } }, false),
+      ],
+    },
+    layered_runtime: {
+      layers: [
+        { name: 'global config', static_layer: { 're2.max_program_size.error_level': '32768', 'envoy.reloadable_features.http_reject_path_with_fragment': false } },
+        { name: 'admin', admin_layer: {} },
+      ],
     },
   };
 }
@@ -109,9 +127,16 @@ export interface EnvoyOptions {
   args?: string[];
   /** The binary (default `envoy` on PATH, or $ENVOY_BIN). */
   bin?: string;
+  /**
+   * Run Envoy in its own network namespace (`unshare -n`, needs root): its listeners (15001,
+   * 15006, 8080 ...) cannot collide with anything else on the machine. The admin API then listens
+   * on a Unix socket, and xDS must be reached over one (`xds: 'unix:///...'`).
+   */
+  isolateNetwork?: boolean;
 }
 
 export interface Envoy {
+  /** `http://127.0.0.1:<port>`, or `unix:<path>` with isolateNetwork. */
   readonly adminUrl: string;
   readonly process: ChildProcess;
   /** Resolves once GET /ready answers 200 (initial xDS fetched). */
@@ -136,9 +161,12 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<Envoy> {
   const dir = mkdtempSync(join(tmpdir(), 'spar-envoy-'));
   const cfg = join(dir, 'bootstrap.json');
   const addrFile = join(dir, 'admin-address');
-  writeFileSync(cfg, JSON.stringify(opts.bootstrap));
+  const adminSock = join(dir, 'admin.sock');
+  const bootstrap = opts.isolateNetwork ? { ...opts.bootstrap, admin: { address: { pipe: { path: adminSock } } } } : opts.bootstrap;
+  writeFileSync(cfg, JSON.stringify(bootstrap));
   const bin = opts.bin ?? process.env.ENVOY_BIN ?? 'envoy';
-  const child = spawn(bin, ['-c', cfg, '--concurrency', '1', '--disable-hot-restart', '--admin-address-path', addrFile, '-l', opts.logLevel ?? 'warning', ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['-c', cfg, '--concurrency', '1', '--disable-hot-restart', '--admin-address-path', addrFile, '-l', opts.logLevel ?? 'warning', ...(opts.args ?? [])];
+  const child = opts.isolateNetwork ? spawn('unshare', ['-n', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let logText = '';
   const keep = (b: Buffer) => {
     logText += b.toString('utf8');
@@ -157,24 +185,34 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<Envoy> {
   while (!adminUrl) {
     if (exited) {
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`envoy exited before its admin API came up:\n${logText.slice(-4000)}`);
+      throw new Error(`envoy exited before its admin API came up:\n${tail(logText)}`);
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
-      throw new Error(`envoy admin API did not come up in 20 s:\n${logText.slice(-4000)}`);
+      throw new Error(`envoy admin API did not come up in 20 s:\n${tail(logText)}`);
     }
-    if (existsSync(addrFile)) {
+    if (opts.isolateNetwork) {
+      if (existsSync(adminSock)) adminUrl = `unix:${adminSock}`;
+    } else if (existsSync(addrFile)) {
       const a = readFileSync(addrFile, 'utf8').trim();
       if (a) adminUrl = `http://${a}`;
     }
     if (!adminUrl) await sleep(20);
   }
 
-  const admin = async (path: string, method: 'GET' | 'POST' = 'GET'): Promise<string> => {
-    const res = await fetch(adminUrl + path, { method });
-    return res.text();
-  };
+  const adminRequest = (path: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    const target = adminUrl.startsWith('unix:') ? { socketPath: adminUrl.slice(5) } : { host: new URL(adminUrl).hostname, port: Number(new URL(adminUrl).port) };
+    const req = httpRequest({ ...target, path, method, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  const admin = async (path: string, method: 'GET' | 'POST' = 'GET'): Promise<string> => (await adminRequest(path, method)).body;
 
   const envoy: Envoy = {
     adminUrl,
@@ -185,14 +223,12 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<Envoy> {
       const end = Date.now() + timeoutMs;
       for (;;) {
         try {
-          const res = await fetch(adminUrl + '/ready');
-          if (res.status === 200) return;
-          await res.text();
+          if ((await adminRequest('/ready')).status === 200) return;
         } catch {
           // not yet
         }
-        if (exited) throw new Error(`envoy exited:\n${logText.slice(-4000)}`);
-        if (Date.now() > end) throw new Error(`envoy not ready in ${timeoutMs} ms:\n${logText.slice(-4000)}`);
+        if (exited) throw new Error(`envoy exited:\n${tail(logText)}`);
+        if (Date.now() > end) throw new Error(`envoy not ready in ${timeoutMs} ms:\n${tail(logText)}`);
         await sleep(50);
       }
     },
@@ -218,8 +254,8 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<Envoy> {
       const end = Date.now() + timeoutMs;
       for (;;) {
         if (await cond()) return;
-        if (exited) throw new Error(`envoy exited while waiting for ${what}:\n${logText.slice(-4000)}`);
-        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; envoy log tail:\n${logText.slice(-3000)}`);
+        if (exited) throw new Error(`envoy exited while waiting for ${what}:\n${tail(logText)}`);
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; envoy log tail:\n${tail(logText)}`);
         await sleep(50);
       }
     },
@@ -287,6 +323,11 @@ export function httpGet(port: number, path = '/', headers: Record<string, string
     req.on('error', reject);
     req.end();
   });
+}
+
+/** The end of Envoy's log without its deprecation chatter. */
+function tail(log: string, lines = 25): string {
+  return log.split('\n').filter((l) => l && !l.includes('Deprecated field')).slice(-lines).join('\n');
 }
 
 function sleep(ms: number): Promise<void> {

@@ -5,8 +5,10 @@
  *
  * Covered: protoc-gen-validate constraints Envoy checks on receipt (non-empty names, required
  * oneofs, positive durations), the HTTP connection manager's "router must be last" rule, unique
- * virtual host names and domains in a RouteConfiguration, weighted clusters that sum to more than
- * zero, RE2-compilable `safe_regex`, unique filter chain matches in a Listener. Each check returns
+ * domains across a RouteConfiguration's virtual hosts, weighted clusters that sum to more than
+ * zero, RE2-compilable `safe_regex`, unique filter chain matches in a Listener. (Filter chain
+ * names may repeat: Envoy accepts that.) test/pilot/envoy-rules.test.ts checks each rule against
+ * `envoy --mode validate`. Each check returns
  * the first problem as text (the form Envoy's own NACK message has) or undefined.
  */
 import { RE2 } from 're2-wasm';
@@ -127,16 +129,11 @@ function checkListener(l: EnvoyJson): string | undefined {
     if (p) return p;
   }
   const matches = new Set<string>();
-  const chainNames = new Set<string>();
   for (const [i, fcJson] of arr(l.filter_chains).entries()) {
     const fc = obj(fcJson) ?? {};
     const key = JSON.stringify(fc.filter_chain_match ?? {});
-    if (matches.has(key)) return `Listener ${l.name}: multiple filter chains with the same matching rules are defined (filter_chains[${i}].filter_chain_match ${key})`;
+    if (matches.has(key)) return `Listener ${l.name}: filter_chains[${i}] has the same matching rules as an earlier filter chain; duplicate matcher is: ${key}`;
     matches.add(key);
-    if (typeof fc.name === 'string' && fc.name) {
-      if (chainNames.has(fc.name)) return `Listener ${l.name}: filter chain name "${fc.name}" is not unique (filter_chains[${i}])`;
-      chainNames.add(fc.name);
-    }
     for (const [j, f] of arr(fc.filters).entries()) {
       const tc = obj(obj(f)?.typed_config);
       if (tc?.['@type'] === HCM) {
@@ -149,14 +146,11 @@ function checkListener(l: EnvoyJson): string | undefined {
 }
 
 function checkRouteConfig(rc: EnvoyJson, where: string): string | undefined {
-  const vhNames = new Set<string>();
   const domains = new Set<string>();
   for (const [i, vhJson] of arr(rc.virtual_hosts).entries()) {
     const vh = obj(vhJson) ?? {};
     const name = String(vh.name ?? '');
     if (!name) return `${where}.virtual_hosts[${i}].name: must not be empty`;
-    if (vhNames.has(name)) return `${where}: only unique values for virtual host names are permitted, duplicate "${name}"`;
-    vhNames.add(name);
     const ds = arr(vh.domains);
     if (ds.length === 0) return `${where}.virtual_hosts[${i}] (${name}).domains: must have at least one domain`;
     for (const d of ds) {

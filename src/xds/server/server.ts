@@ -28,7 +28,7 @@ import { PUSH_ORDER, SHORT_NAME, TypeUrl, type ResourceTypeUrl } from '../resour
 import { Connection, type Watch } from './connection.js';
 import type { PushRequest, XdsGenerator } from './generator.js';
 import { ResourceCache, type DroppedResource, type PreparedResource } from './resource-cache.js';
-import { adsServiceDefinition } from './service.js';
+import { adsServiceDefinition, SINGLE_TYPE_SERVICES, singleTypeServiceDefinition } from './service.js';
 import { frameDeltaDiscoveryResponse, frameDiscoveryResponse } from './wire.js';
 
 export interface XdsServerOptions<P, C> {
@@ -298,7 +298,8 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     return con;
   }
 
-  private serve(call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>, delta: boolean): void {
+  /** One stream; `onlyType` for the single-type services (their requests may omit type_url). */
+  private serve(call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>, delta: boolean, onlyType?: string): void {
     let con: Connection<P> | undefined;
     let closed = false;
     const close = () => {
@@ -317,6 +318,13 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
           closed = true;
           return;
         }
+      }
+      if (onlyType) {
+        if (req.type_url && req.type_url !== onlyType) {
+          this.log?.warn({ proxy: con.conId, type: req.type_url, service: onlyType }, 'request for another type on a single-type xDS stream, ignored');
+          return;
+        }
+        req = { ...req, type_url: onlyType };
       }
       try {
         if (delta) this.onDeltaRequest(con, req);
@@ -466,17 +474,31 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
 
   // ---- lifecycle ----
 
-  /** Listens on host:port (port 0: a free port); resolves to the port bound. */
-  listen(port = 15010, host = '0.0.0.0'): Promise<number> {
+  /**
+   * Listens on host:port (port 0: a free port) and, when `udsPath` is given, on that Unix socket
+   * too (proxies in another network namespace reach the pilot through the file system, as Istio's
+   * agent does with its XDS socket). Resolves to the TCP port bound.
+   */
+  async listen(port = 15010, host = '0.0.0.0', udsPath?: string): Promise<number> {
     const server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
     server.addService(adsServiceDefinition, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>) => this.serve(call, false),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>) => this.serve(call, true),
     });
+    // The same resources over the single-type services (CDS, EDS, LDS, RDS, SDS without ADS).
+    for (const st of SINGLE_TYPE_SERVICES) {
+      server.addService(singleTypeServiceDefinition(st), {
+        [st.sotw]: (call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>) => this.serve(call, false, st.typeUrl),
+        [st.delta]: (call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>) => this.serve(call, true, st.typeUrl),
+      });
+    }
     this.grpcServer = server;
-    return new Promise((resolve, reject) => {
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    const bind = (addr: string) => new Promise<number>((resolve, reject) => {
+      server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
     });
+    const bound = await bind(host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+    if (udsPath) await bind(`unix://${udsPath}`);
+    return bound;
   }
 
   /** Stops accepting streams and ends every open one. */

@@ -33,6 +33,23 @@ export const adsServiceDefinition: grpc.ServiceDefinition = {
   },
 };
 
+/** The single-type xDS services (Envoy's `api_config_source: {api_type: GRPC}`), by the type they serve. */
+export const SINGLE_TYPE_SERVICES: readonly { service: string; sotw: string; delta: string; typeUrl: string }[] = [
+  { service: 'envoy.service.cluster.v3.ClusterDiscoveryService', sotw: 'StreamClusters', delta: 'DeltaClusters', typeUrl: 'type.googleapis.com/envoy.config.cluster.v3.Cluster' },
+  { service: 'envoy.service.endpoint.v3.EndpointDiscoveryService', sotw: 'StreamEndpoints', delta: 'DeltaEndpoints', typeUrl: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment' },
+  { service: 'envoy.service.listener.v3.ListenerDiscoveryService', sotw: 'StreamListeners', delta: 'DeltaListeners', typeUrl: 'type.googleapis.com/envoy.config.listener.v3.Listener' },
+  { service: 'envoy.service.route.v3.RouteDiscoveryService', sotw: 'StreamRoutes', delta: 'DeltaRoutes', typeUrl: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration' },
+  { service: 'envoy.service.secret.v3.SecretDiscoveryService', sotw: 'StreamSecrets', delta: 'DeltaSecrets', typeUrl: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret' },
+];
+
+/** The definition of one single-type service, with the same serializers as ADS. */
+export function singleTypeServiceDefinition(s: (typeof SINGLE_TYPE_SERVICES)[number]): grpc.ServiceDefinition {
+  return {
+    [s.sotw]: { ...adsServiceDefinition.StreamAggregatedResources, path: `/${s.service}/${s.sotw}` },
+    [s.delta]: { ...adsServiceDefinition.DeltaAggregatedResources, path: `/${s.service}/${s.delta}` },
+  };
+}
+
 /**
  * A client of the ADS service (tests, bench, simulated proxies): requests given in JSON form,
  * responses delivered as raw bytes for the caller to decode as much as it needs.
