@@ -103,7 +103,13 @@ function metrics(res: ServerResponse): void {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+  const rawPath = (req.url ?? '/').split('?')[0]!;
+  let path: string;
+  try {
+    path = decodeURIComponent(rawPath);
+  } catch {
+    path = rawPath; // malformed %-escapes: match the raw path (and 404)
+  }
   const method = req.method ?? 'GET';
   const isGet = method === 'GET' || method === 'HEAD';
   process.stdout.write(`${method} ${req.url}\n`);
