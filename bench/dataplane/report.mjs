@@ -112,7 +112,7 @@ export function markdown(result, protocols, headline) {
     '',
     `Machine: ${m.cpuModel}, ${m.cpus} CPUs, Linux ${m.kernel}, Node ${m.node}; ${m.envoyVersion}; fortio ${m.fortioVersion}.`,
     `Load average before the run: ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(' ')} (the benchmark itself accounts for about 1–2; more means other work shared the CPUs).`,
-    `Pinning: ${result.settings.pinning}. Envoy runs with --concurrency 1; spar proxy from ${result.settings.sparFrom}.`,
+    `Pinning: ${result.settings.pinning}. Envoy runs with --concurrency 1; spar proxy from ${result.settings.sparFrom}; checkout at ${result.settings.gitCommit}.`,
     `Payload ${result.settings.payloadBytes} B each way; ${result.settings.durationSec} s per run, ${result.settings.repeats} repeat(s), topologies alternated within each cell; upstream: fortio server.`,
     'Figures are medians over the repeats, with min…max in small type; "added" is each repeat\'s difference to the direct run beside it.',
     'CPU is user+system seconds from /proc/<pid>/stat per proxy process, client-side proxy first; RSS from /proc/<pid>/status (idle after start-up and one probe request, peak during the run).',

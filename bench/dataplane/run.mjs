@@ -9,7 +9,7 @@
 // Needs fortio (PATH, $FORTIO or ~/go/bin/fortio) and envoy (PATH or $ENVOY). Never run from CI
 // except as the smoke profile (test/bench/smoke.test.ts); timings are never asserted.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus as osCpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,14 @@ function version(cmd, args, pick) {
     return pick(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim());
   } catch {
     return 'unknown';
+  }
+}
+
+function distBuiltAt(root) {
+  try {
+    return statSync(join(root, 'dist', 'src', 'cli', 'main.js')).mtime.toISOString();
+  } catch {
+    return 'never';
   }
 }
 
@@ -68,7 +76,8 @@ export async function runDataplane(opts) {
       warmupSec: profile.warmupSec,
       cells: profile.cells,
       envoyConcurrency: 1,
-      sparFrom: spar.from,
+      sparFrom: spar.from === 'dist' ? `dist (built ${distBuiltAt(repoRoot)})` : spar.from,
+      gitCommit: version('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'], (x) => x),
       pinning: pin.client ? `load generator on CPU ${pin.client}; fortio server and proxies on CPU ${pin.proxies}` : 'none (fewer than 2 CPUs or no taskset)',
     },
     topologies: topologies.map(({ id, label, impl, hops }) => ({ id, label, impl, hops })),
