@@ -65,7 +65,10 @@ function validateCustomResource(r: ConfigResource): Diagnostic[] {
       if (prop && k !== 'metadata') out.push(...celErrors(v, prop, k).map(toDiagnostic));
     }
   }
-  if (version.deprecated) out.push({ level: 'Warning', message: `${r.apiVersion} ${r.kind} is deprecated; use ${servedVersions(crd).join(', ')}`, path: 'apiVersion' });
+  if (version.deprecated) {
+    const current = crd.versions.filter((v) => v.served && !v.deprecated).map((v) => `${crd.group}/${v.name}`);
+    out.push({ level: 'Warning', message: `${r.apiVersion} ${r.kind} is deprecated${current.length ? `; use ${current.join(' or ')}` : ''}`, path: 'apiVersion' });
+  }
   return out;
 }
 
