@@ -4,10 +4,10 @@
  * operation and (except REMOVE) a value, a proxy-version match that is an RE2 regex, and a match
  * of the class its `applyTo` patches (listener, route configuration or cluster).
  *
- * Not done here (istiod does it): decoding `patch.value` into the Envoy proto named by `applyTo`
- * and resolving `typed_config` type URLs, which needs Envoy's descriptors.
+ * The patch value itself is decoded as the Envoy message `applyTo` names in envoypatch.ts.
  */
 import type { ConfigResource } from '../../config/resource.js';
+import { validatePatchValue } from './envoypatch.js';
 import { validateAlphaWorkloadSelector } from './labels.js';
 import { re2Error } from './regex.js';
 import { at, has, isObj, list, str, type Report } from './report.js';
@@ -59,6 +59,7 @@ export function validateEnvoyFilter(rep: Report, r: ConfigResource): void {
         if (err) return rep.error(pv, `Envoy filter: invalid regex for proxy version, [error parsing regexp: ${err}]`);
       }
     }
+    validatePatchValue(rep, at(at(p, 'patch'), 'value'), applyTo, cp.patch.value);
     const objectMatch = match && (has(match.listener) || has(match.routeConfiguration) || has(match.cluster) || has(match.waypoint));
     if (!match || !objectMatch) return;
     const mp = at(p, 'match');
