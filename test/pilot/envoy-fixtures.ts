@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/common/paths.js';
 import type { ProxySyncStatus } from '../../src/xds/server/status.js';
+import type { EnvoyJson } from '../../src/xds/codec.js';
 
 export interface SparPilot {
   xdsPort: number;
@@ -113,7 +114,7 @@ export async function startTestSds(udsPath: string): Promise<{ stop(): Promise<v
   const { TypeUrl } = await import('../../src/xds/resource-types.js');
   const { samplesDir } = await import('../helpers/shared.js');
   const pem = (f: string) => readFileSync(join(samplesDir, 'certs', f), 'utf8');
-  const secrets = [
+  const secrets: EnvoyJson[] = [
     { '@type': TypeUrl.Secret, name: 'default', tls_certificate: { certificate_chain: { inline_string: pem('workload-foo-cert.pem') }, private_key: { inline_string: pem('workload-foo-key.pem') } } },
     { '@type': TypeUrl.Secret, name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: pem('root-cert.pem') } } },
   ];
