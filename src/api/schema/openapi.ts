@@ -26,7 +26,7 @@ let ajv: Ajv | undefined;
 function instance(): Ajv {
   if (ajv) return ajv;
   // Ajv's code optimiser costs more at compile time than it saves on objects this small.
-  ajv = new Ajv({ allErrors: true, strict: false, verbose: true, messages: false, validateSchema: false, logger: false, inlineRefs: false, code: { optimize: false } });
+  ajv = new Ajv({ allErrors: true, strict: false, messages: false, validateSchema: false, logger: false, inlineRefs: false, code: { optimize: false } });
   ajv.addVocabulary(K8S_KEYWORDS);
   // kube-openapi checks string formats only; number formats (int32, int64, float, double) are
   // annotations in CRDs.
@@ -150,7 +150,7 @@ export function openApiErrors(c: CompiledSchema, value: unknown): FieldError[] {
   if (c.validate(value)) return [];
   const out: FieldError[] = [];
   for (const e of c.validate.errors ?? []) {
-    const fe = toFieldError(e, c.schema);
+    const fe = toFieldError(e, c.schema, valueAt(value, e.instancePath));
     if (fe) out.push(fe);
   }
   return out;
@@ -193,13 +193,25 @@ const COMPARISON: Record<string, string> = {
   '>=': 'greater than or equal to', '>': 'greater than', '<=': 'less than or equal to', '<': 'less than',
 };
 
-function toFieldError(e: ErrorObject, root: JsonSchema): FieldError | undefined {
+/** The value at a JSON pointer (Ajv's `verbose` would put it in each error, at a cost in code size). */
+function valueAt(root: unknown, pointer: string): unknown {
+  let v = root;
+  if (!pointer) return v;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(v)) v = v[Number(seg)];
+    else if (v && typeof v === 'object') v = (v as Record<string, unknown>)[seg];
+    else return undefined;
+  }
+  return v;
+}
+
+function toFieldError(e: ErrorObject, root: JsonSchema, data: unknown): FieldError | undefined {
   // kube-openapi reports a failed oneOf/anyOf/not once, not each branch's own failures.
   if (BRANCH.test(e.schemaPath)) return undefined;
   const path = fieldPath(root, e.instancePath);
   const name = path || 'body';
   const p = e.params as Record<string, unknown>;
-  const data: unknown = e.data;
   const invalid = (detail: string, value: unknown = data): FieldError => ({ type: 'Invalid', path, value: value ?? '', detail: `${name} in body ${detail}` });
   switch (e.keyword) {
     case 'required':
