@@ -5,9 +5,13 @@
  * of Gateway and Sidecar hosts, IP addresses and CIDR blocks, and the wildcard host matching used
  * for "duplicate hosts" and "SNI host is a subset of the virtual service hosts".
  *
+ * Also the references to Gateways from a VirtualService (`mesh`, `<namespace>/<name>`, a bare name;
+ * the legacy dotted `name.namespace` still works but earns a warning).
+ *
  * Each check returns Istio's error text, or undefined when the value is fine.
  */
 import { isIP } from 'node:net';
+import { at, list, str, type Report } from './report.js';
 
 const DNS1123_LABEL = /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
 const WILDCARD_LABEL = /^(?:\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?)$/;
@@ -175,4 +179,26 @@ export function hostSubsetOf(a: string, b: string): boolean {
   }
   if (bw) return a.endsWith(b.slice(1));
   return a === b;
+}
+
+/** `spec.gateways` / `match[].gateways` of a VirtualService. */
+export function validateGatewayNames(rep: Report, path: string, names: unknown, gatewaySemantics: boolean): void {
+  list<unknown>(names).forEach((raw, i) => {
+    const name = str(raw);
+    const p = at(path, i);
+    const slash = name.indexOf('/');
+    if (slash < 0) {
+      if (name.includes('.')) {
+        const parts = name.split('.');
+        rep.warn(p, `using legacy gatewayName format "${name}"; prefer the <namespace>/<name> format: "${parts[1]}/${parts[0]}"`);
+      }
+      rep.check(p, validateFQDN(name));
+      return;
+    }
+    const ns = name.slice(0, slash);
+    const gw = name.slice(slash + 1);
+    if (ns.length === 0 || gw.length === 0) rep.error(p, 'config namespace and gateway name cannot be empty');
+    if (!isDNS1123Label(ns)) rep.error(p, `invalid value for namespace: "${ns}"`);
+    if (!isDNS1123Label(gw) && !gatewaySemantics) rep.error(p, `invalid value for gateway name: "${gw}"`);
+  });
 }

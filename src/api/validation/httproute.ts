@@ -5,7 +5,7 @@
  * rewrites, CORS, mirrors, timeouts and the weighted destinations.
  */
 import { hasSubSecond, validateDuration } from './duration.js';
-import { isDNS1123Label, validateWildcardDomain } from './hosts.js';
+import { isDNS1123Label, validateGatewayNames, validateWildcardDomain } from './hosts.js';
 import {
   isAuthorityHeader, validateCorsHeaderName, validateHeaderOperationName, validateHeaderValue, validateMatchHeaderName,
   validateRequestHeaderOperationName,
@@ -14,7 +14,6 @@ import { validateLabels } from './labels.js';
 import { validatePort } from './ports.js';
 import { validateRegex } from './regex.js';
 import { at, key, entries, goFloat, has, isObj, list, num, str, type Obj, type Report } from './report.js';
-import { validateGatewayNames } from './gatewaynames.js';
 
 const SUPPORTED_CORS_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', '*']);
 const GRPC_STATUSES = new Set([

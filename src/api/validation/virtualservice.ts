@@ -6,10 +6,9 @@
  */
 import type { ConfigResource } from '../../config/resource.js';
 import { validateExportTo } from './common.js';
-import { validateGatewayNames } from './gatewaynames.js';
 import { isJwtClaimRoute } from './headers.js';
 import {
-  hostMatches, hostSubsetOf, isIPAddress, validateIPSubnet, validateWildcardDomain, validateWildcardDomainForGateway,
+  hostMatches, hostSubsetOf, isIPAddress, validateGatewayNames, validateIPSubnet, validateWildcardDomain, validateWildcardDomainForGateway,
 } from './hosts.js';
 import { validateHTTPRoute, validateRouteDestinations } from './httproute.js';
 import { validateLabels } from './labels.js';
