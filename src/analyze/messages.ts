@@ -62,6 +62,7 @@ export const MSG = {
   DeploymentConflictingPorts: t('IST0137', 'DeploymentConflictingPorts', 'Warning',
     'This deployment %s is associated with multiple services %v using targetPort %q but different ports: %v.'),
   GatewayDuplicateCertificate: t('IST0138', 'GatewayDuplicateCertificate', 'Warning', 'Duplicate certificate in multiple gateways %v may cause 404s if clients re-use HTTP2 connections.'),
+  IngressRouteRulesNotAffected: t('IST0140', 'IngressRouteRulesNotAffected', 'Warning', 'Subset in virtual service %s has no effect on ingress gateway %s requests'),
   InvalidApplicationUID: t('IST0144', 'InvalidApplicationUID', 'Warning', 'User ID (UID) 1337 is reserved for the sidecar proxy.'),
   ConflictingGateways: t('IST0145', 'ConflictingGateways', 'Error', 'Conflict with gateways %s (workload selector %s, port %s, hosts %v).'),
   NamespaceInjectionEnabledByDefault: t('IST0148', 'NamespaceInjectionEnabledByDefault', 'Info',

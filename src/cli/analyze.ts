@@ -82,7 +82,7 @@ function inputNotes(result: AnalyzeResult, verbose: boolean): string[] {
   }
   const skipped = result.skipped;
   if (skipped.length > 0) {
-    const reasons = [...new Set(skipped.map((s) => s.reason))].join(' and ');
+    const reasons = [...new Set(skipped.map((s) => s.reason))].sort().join(' and ');
     notes.push(`the input has ${reasons}, so checks that look services or workloads up were skipped (${skipped.map((s) => s.name).join(', ')}): ` +
       'without them every host would look missing. Add the Kubernetes resources (e.g. samples/bookinfo/platform/kube/bookinfo.yaml) to run them.');
   }

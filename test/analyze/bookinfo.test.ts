@@ -56,15 +56,24 @@ function actual(files: string[]): Expectation[] {
 
 const byText = (a: Expectation, b: Expectation) => JSON.stringify(a).localeCompare(JSON.stringify(b));
 
-test('clean Bookinfo with its optional ratings workloads: no messages', () => {
-  assert.deepEqual(actual([...BOOKINFO, ...MYSQL_WORKLOADS]), []);
+/**
+ * What istioctl says about Bookinfo itself: the gateway's route to productpage names no subset,
+ * so the productpage VirtualService's `subset: v1` does not apply to ingress traffic (IST0140,
+ * Istio's "route rules have no effect on ingress gateway requests"). A warning, so exit 0.
+ */
+const BASELINE = ['IST0140 VirtualService default/bookinfo Subset in virtual service default/productpage has no effect on ingress gateway default/bookinfo requests'];
+
+test('clean Bookinfo with its optional ratings workloads: only istioctl\'s ingress-subset warning', () => {
+  const got = actual([...BOOKINFO, ...MYSQL_WORKLOADS]);
+  assert.deepEqual(got.map((m) => `${m.code} ${m.origin} ${m.message}`), BASELINE);
+  assert.match(got[0].where, /bookinfo-gateway\.yaml:41$/);
 });
 
 test('Bookinfo as in the README: only the two subsets whose workloads are not deployed (as istioctl reports them)', () => {
   // destination-rule-all.yaml defines ratings subsets v2-mysql and v2-mysql-vm, whose Deployments live in
   // bookinfo-ratings-v2-mysql*.yaml. istioctl analyze reports IST0173 for them on a cluster running plain
   // Bookinfo (istio/istio.io#17329 documents it for users), and so does Spar.
-  const got = actual(BOOKINFO);
+  const got = actual(BOOKINFO).filter((m) => m.code !== 'IST0140');
   assert.deepEqual(got.map((m) => `${m.code} ${m.origin} ${m.message.slice(0, 22)}`), [
     'IST0173 DestinationRule default/ratings The Subset v2-mysql de',
     'IST0173 DestinationRule default/ratings The Subset v2-mysql-vm',
@@ -91,6 +100,8 @@ for (const [name, files] of Object.entries(VARIANTS)) {
     const paths = files.map((f) => join(fixtures, f));
     const want = expectations(paths).sort(byText);
     assert.ok(want.length > 0);
-    assert.deepEqual(actual([...BOOKINFO, ...MYSQL_WORKLOADS, ...paths]).sort(byText), want);
+    // The baseline warning stays wherever the variant keeps the gateway route and productpage's subsets.
+    const got = actual([...BOOKINFO, ...MYSQL_WORKLOADS, ...paths]).filter((m) => m.code !== 'IST0140' || want.some((w) => w.code === 'IST0140'));
+    assert.deepEqual(got.sort(byText), want);
   });
 }

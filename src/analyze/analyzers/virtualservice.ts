@@ -53,10 +53,40 @@ register({
   name: 'virtualservice.DestinationHostAnalyzer',
   description: 'Checks the destination hosts associated with each virtual service',
   inputs: ['ServiceEntry', 'VirtualService', 'Service'],
-  emits: [MSG.ReferencedResourceNotFound, MSG.VirtualServiceDestinationPortSelectorRequired],
+  emits: [MSG.ReferencedResourceNotFound, MSG.VirtualServiceDestinationPortSelectorRequired, MSG.IngressRouteRulesNotAffected],
   needs: { services: true },
   analyze({ snapshot, report }) {
+    // Mesh VirtualServices that split their own host by subset: a gateway route to that host skips them.
+    const subsetRoutes = new Map<string, string[]>();
     for (const vs of snapshot.of('VirtualService')) {
+      const hosts = strings(vs.spec.hosts);
+      for (const h of arr(vs.spec.http)) {
+        for (const rd of arr(obj(h).route)) {
+          const d = obj(obj(rd).destination);
+          if (str(d.subset) !== '' && hosts.includes(str(d.host))) {
+            const id = fullName(vs);
+            if (!subsetRoutes.has(id)) subsetRoutes.set(id, []);
+            subsetRoutes.get(id)!.push(str(d.host));
+          }
+        }
+      }
+    }
+    for (const vs of snapshot.of('VirtualService')) {
+      if (strings(vs.spec.gateways).length > 0) {
+        arr(vs.spec.http).forEach((h, i) => {
+          arr(obj(h).route).forEach((rd, j) => {
+            const d = obj(obj(rd).destination);
+            if (str(d.subset) !== '') return;
+            for (const [other, hosts] of subsetRoutes) {
+              for (const host of hosts) {
+                if (host === str(d.host)) {
+                  report(message(MSG.IngressRouteRulesNotAffected, vs, [other, fullName(vs)], ['spec', 'http', i, 'route', j, 'destination', 'host']));
+                }
+              }
+            }
+          });
+        });
+      }
       const exportTo = strings(vs.spec.exportTo);
       const { routes, mirrors } = destinationsOf(vs);
       for (const d of [...routes, ...mirrors]) {
