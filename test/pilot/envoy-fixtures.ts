@@ -121,7 +121,7 @@ export async function startTestSds(udsPath: string): Promise<{ stop(): Promise<v
   const server = new XdsServer<object, object>({
     generator: {
       proxyFromNode: () => ({}),
-      generate: (_p, _push, typeUrl, names) => (typeUrl === TypeUrl.Secret ? secrets.filter((s) => !names || names.includes(s.name)) : []),
+      generate: (_p, _push, typeUrl, names) => (typeUrl === TypeUrl.Secret ? secrets.filter((s) => !names || names.includes(String(s.name))) : []),
       configKindsAffecting: () => new Set(),
     },
   });
