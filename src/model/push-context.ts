@@ -70,6 +70,11 @@ export class PushContext {
   /** Kubernetes Secrets by `namespace/name` (gateway credentialName). */
   readonly secrets: ReadonlyMap<string, ConfigResource>;
   private readonly scopeCache = new Map<string, readonly Service[]>();
+  /** DestinationRules by exact host, and those with wildcard hosts. */
+  private readonly drByHost = new Map<string, DestinationRuleConfig[]>();
+  private readonly drWildcards: DestinationRuleConfig[] = [];
+  private readonly drCache = new Map<string, DestinationRuleConfig | undefined>();
+  private readonly vsCache = new Map<string, VirtualServiceConfig[]>();
 
   constructor(init: PushContextInit) {
     this.mesh = init.mesh;
@@ -78,7 +83,11 @@ export class PushContext {
     const dns = init.mesh.dnsDomain;
     this.services = [...init.registry.services].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.creation - b.creation));
     const byHost = new Map<string, Service[]>();
-    for (const s of this.services) byHost.set(s.hostname, [...(byHost.get(s.hostname) ?? []), s]);
+    for (const s of this.services) {
+      const list = byHost.get(s.hostname);
+      if (list) list.push(s);
+      else byHost.set(s.hostname, [s]);
+    }
     this.servicesByHost = byHost;
     const vss: VirtualServiceConfig[] = [];
     const delegates = new Map<string, VirtualServiceConfig>();
@@ -117,14 +126,42 @@ export class PushContext {
     this.virtualServices = vss;
     this.delegates = delegates;
     this.destinationRules = drs;
+    for (const dr of drs) {
+      if (dr.host.startsWith('*')) this.drWildcards.push(dr);
+      else {
+        const list = this.drByHost.get(dr.host);
+        if (list) list.push(dr);
+        else this.drByHost.set(dr.host, [dr]);
+      }
+    }
     this.gateways = gws;
     this.sidecars = scs;
     this.secrets = secrets;
   }
 
+  private readonly endpointCache = new WeakMap<Service, readonly Endpoint[]>();
+  private readonly identityCache = new WeakMap<Service, string[]>();
+
   /** Endpoints of a service (all ports). */
   endpoints(svc: Service): readonly Endpoint[] {
-    return this.registry.endpoints.get(endpointKey(svc.namespace, svc.hostname)) ?? [];
+    let eps = this.endpointCache.get(svc);
+    if (!eps) {
+      eps = this.registry.endpoints.get(endpointKey(svc.namespace, svc.hostname)) ?? [];
+      this.endpointCache.set(svc, eps);
+    }
+    return eps;
+  }
+
+  /** SPIFFE identities of the workloads behind a service (and a ServiceEntry's subjectAltNames), sorted. */
+  serviceIdentities(svc: Service): string[] {
+    let ids = this.identityCache.get(svc);
+    if (!ids) {
+      const set = new Set<string>(svc.subjectAltNames ?? []);
+      for (const e of this.endpoints(svc)) if (e.serviceAccount) set.add(`spiffe://${this.mesh.trustDomain}/ns/${e.namespace}/sa/${e.serviceAccount}`);
+      ids = [...set].sort();
+      this.identityCache.set(svc, ids);
+    }
+    return ids;
   }
 
   /** The Sidecar resource that applies to a proxy: selector match in its namespace, its namespace default, the root default. */
@@ -174,9 +211,15 @@ export class PushContext {
 
   /** VirtualServices visible from `ns` and bound to any of `gateways` (`mesh` for sidecars). */
   virtualServicesFor(ns: string, gateways: readonly string[]): VirtualServiceConfig[] {
-    return this.virtualServices.filter(
-      (vs) => exportedTo(vs.spec.exportTo ?? this.mesh.defaultVirtualServiceExportTo, vs.namespace, ns) && vs.gateways.some((g) => gateways.includes(g)),
-    );
+    const key = `${ns}|${gateways.join(',')}`;
+    let hit = this.vsCache.get(key);
+    if (!hit) {
+      hit = this.virtualServices.filter(
+        (vs) => exportedTo(vs.spec.exportTo ?? this.mesh.defaultVirtualServiceExportTo, vs.namespace, ns) && vs.gateways.some((g) => gateways.includes(g)),
+      );
+      this.vsCache.set(key, hit);
+    }
+    return hit;
   }
 
   /**
@@ -185,9 +228,16 @@ export class PushContext {
    * exact host before the most specific wildcard.
    */
   destinationRuleFor(ns: string, svc: Service | undefined, host: string): DestinationRuleConfig | undefined {
-    const candidates = this.destinationRules.filter(
-      (dr) => hostMatches(dr.host, host) && exportedTo(dr.spec.exportTo ?? this.mesh.defaultDestinationRuleExportTo, dr.namespace, ns),
-    );
+    const key = `${ns}|${svc?.namespace ?? ''}|${host}`;
+    if (this.drCache.has(key)) return this.drCache.get(key);
+    const found = this.findDestinationRule(ns, svc, host);
+    this.drCache.set(key, found);
+    return found;
+  }
+
+  private findDestinationRule(ns: string, svc: Service | undefined, host: string): DestinationRuleConfig | undefined {
+    const visible = (dr: DestinationRuleConfig) => exportedTo(dr.spec.exportTo ?? this.mesh.defaultDestinationRuleExportTo, dr.namespace, ns);
+    const candidates = [...(this.drByHost.get(host) ?? []), ...this.drWildcards.filter((dr) => hostMatches(dr.host, host))].filter(visible);
     if (candidates.length === 0) return undefined;
     const order = [ns, svc?.namespace, this.mesh.rootNamespace];
     for (const want of order) {

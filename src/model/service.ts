@@ -74,7 +74,7 @@ export interface Endpoint {
 /** Kubernetes' label selection: every selector label present with the same value. */
 export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   if (!selector) return false;
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  for (const k in selector) if (labels[k] !== selector[k]) return false;
   return true;
 }
 

@@ -37,7 +37,12 @@ export class AggregateRegistry implements ServiceRegistry {
 export function mergeSnapshots(snaps: readonly RegistrySnapshot[]): RegistrySnapshot {
   if (snaps.length === 1) return snaps[0];
   const endpoints = new Map<string, readonly Endpoint[]>();
-  for (const s of snaps) for (const [k, v] of s.endpoints) endpoints.set(k, [...(endpoints.get(k) ?? []), ...v]);
+  for (const s of snaps) {
+    for (const [k, v] of s.endpoints) {
+      const have = endpoints.get(k);
+      endpoints.set(k, have ? [...have, ...v] : v);
+    }
+  }
   return { services: snaps.flatMap((s) => s.services), endpoints, workloads: snaps.flatMap((s) => s.workloads) };
 }
 

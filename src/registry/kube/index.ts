@@ -65,9 +65,13 @@ function endpointOf(w: Workload | undefined, address: string, namespace: string,
   };
 }
 
+/** `workloads` are those of the service's namespace. */
 function endpointsOf(svc: Service, r: ConfigResource, slices: ConfigResource[], eps: ConfigResource | undefined, workloads: readonly Workload[]): Endpoint[] {
   const spec = r.spec as K8sServiceSpec;
-  const byIp = new Map(workloads.filter((w) => w.namespace === svc.namespace).map((w) => [w.address, w]));
+  const byIp = (() => {
+    let m: Map<string, Workload> | undefined;
+    return { get: (ip: string) => (m ??= new Map(workloads.map((w) => [w.address, w]))).get(ip) };
+  })();
   const out: Endpoint[] = [];
   const portFor = (name: string | undefined) => svc.ports.find((p) => (p.name || '') === (name ?? '')) ?? (svc.ports.length === 1 ? svc.ports[0] : undefined);
   if (spec.type === 'ExternalName' && spec.externalName) {
@@ -106,7 +110,7 @@ function endpointsOf(svc: Service, r: ConfigResource, slices: ConfigResource[], 
   if (!spec.selector) return out;
   const rawPorts = spec.ports ?? [];
   for (const w of workloads) {
-    if (w.namespace !== svc.namespace || !selectorMatches(spec.selector, w.labels)) continue;
+    if (!selectorMatches(spec.selector, w.labels)) continue;
     svc.ports.forEach((p, i) => {
       const target = targetPortOf(rawPorts[i]?.targetPort, p, w);
       if (target !== undefined) out.push(endpointOf(w, w.address, svc.namespace, p.port, target));
@@ -125,20 +129,28 @@ export function kubeSnapshot(resources: readonly ConfigResource[], dnsDomain = '
       const svc = r.metadata.labels?.['kubernetes.io/service-name'];
       if (!svc) continue;
       const k = `${r.namespace}/${svc}`;
-      slicesBySvc.set(k, [...(slicesBySvc.get(k) ?? []), r]);
+      const list = slicesBySvc.get(k);
+      if (list) list.push(r);
+      else slicesBySvc.set(k, [r]);
     } else if (isCore(r, 'Endpoints')) {
       endpointsByName.set(`${r.namespace}/${r.name}`, r);
     }
   }
   const services: Service[] = [];
   const endpoints = new Map<string, Endpoint[]>();
+  const workloadsByNs = new Map<string, Workload[]>();
+  for (const w of workloads) {
+    const list = workloadsByNs.get(w.namespace);
+    if (list) list.push(w);
+    else workloadsByNs.set(w.namespace, [w]);
+  }
   let creation = 0;
   for (const r of resources) {
     if (r.kind !== 'Service' || r.group !== '') continue;
     const svc = serviceOf(r, dnsDomain, creation++);
     services.push(svc);
     const k = `${r.namespace}/${r.name}`;
-    endpoints.set(endpointKey(svc.namespace, svc.hostname), endpointsOf(svc, r, slicesBySvc.get(k) ?? [], endpointsByName.get(k), workloads));
+    endpoints.set(endpointKey(svc.namespace, svc.hostname), endpointsOf(svc, r, slicesBySvc.get(k) ?? [], endpointsByName.get(k), workloadsByNs.get(r.namespace) ?? []));
   }
   // WorkloadEntries are reported by the ServiceEntry registry; Pods here.
   return { services, endpoints, workloads: workloads.filter((w) => w.kind === 'Pod') };

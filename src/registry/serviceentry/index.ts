@@ -103,7 +103,9 @@ export function serviceEntrySnapshot(resources: readonly ConfigResource[], workl
       };
       services.push(svc);
       const k = endpointKey(svc.namespace, svc.hostname);
-      endpoints.set(k, [...(endpoints.get(k) ?? []), ...seEndpoints(svc, spec, r.namespace, workloads)]);
+      const list = endpoints.get(k);
+      if (list) list.push(...seEndpoints(svc, spec, r.namespace, workloads));
+      else endpoints.set(k, seEndpoints(svc, spec, r.namespace, workloads));
     }
   }
   return { services, endpoints, workloads: workloads.filter((w) => w.kind === 'WorkloadEntry') };

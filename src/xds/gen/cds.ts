@@ -19,7 +19,7 @@ import { adsConfigSource, duration, HTTP_PROTOCOL_OPTIONS_KEY, Ext, socketAddres
 import { localityLbEndpoints } from './eds.js';
 import { gatewayPorts } from './gateway.js';
 import { outboundClusters, serviceInstances, type OutboundCluster } from './scope.js';
-import { istioMtlsSni, spiffeId } from './tls.js';
+import { istioMtlsSni } from './tls.js';
 import {
   applyConnectionPool, applyLoadBalancer, applyOutlierDetection, applyTls, defaultCircuitBreakers, effectivePolicy, finish,
   setHttp2, useDownstreamProtocol, type ClusterDraft,
@@ -81,7 +81,7 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
   applyConnectionPool(d, policy.connectionPool);
   applyOutlierDetection(d, policy.outlierDetection);
   applyLoadBalancer(d, policy.loadBalancer);
-  const sans = serviceIdentities(push, oc);
+  const sans = push.serviceIdentities(svc);
   applyTls(d, policy.tls, {
     autoMtls: mesh.enableAutoMtls && !svc.meshExternal,
     sni: istioMtlsSni(port.port, oc.subset?.name ?? '', svc.hostname),
@@ -101,13 +101,6 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
 function sniDnatCluster(c: EnvoyJson, oc: OutboundCluster): EnvoyJson {
   const { transport_socket: _ts, transport_socket_matches: _tsm, ...rest } = c;
   return { ...rest, name: istioMtlsSni(oc.port.port, oc.subset?.name ?? '', oc.service.hostname) };
-}
-
-/** SPIFFE identities of the workloads behind a service (and a ServiceEntry's subjectAltNames). */
-function serviceIdentities(push: PushContext, oc: OutboundCluster): string[] {
-  const ids = new Set<string>(oc.service.subjectAltNames ?? []);
-  for (const e of push.endpoints(oc.service)) if (e.serviceAccount) ids.add(spiffeId(push.mesh.trustDomain, e.namespace, e.serviceAccount));
-  return [...ids].sort();
 }
 
 function clusterMetadata(oc: OutboundCluster): EnvoyJson {

@@ -99,6 +99,15 @@ export function durationSeconds(s: string | undefined): number | undefined {
   return d === undefined ? undefined : Number(d.slice(0, -1));
 }
 
+/** Freezes a constant sub-message that many resources share (nobody may modify generated output). */
+export function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
 /** Removes keys whose value is undefined (so optional fields stay absent in the JSON form). */
 export function compact<T extends Record<string, unknown>>(o: T): EnvoyJson {
   const out: Record<string, unknown> = {};

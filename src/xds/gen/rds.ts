@@ -38,15 +38,23 @@ export function generateRoutes(proxy: Proxy, push: PushContext, names?: string[]
   return wanted.map((n) => ({ '@type': TypeUrl.RouteConfiguration, ...sidecarRouteConfig(proxy, push, n, byRoute.get(n) ?? []) }));
 }
 
-/** The mesh VirtualService for a host as seen from the proxy (exact host first, then wildcards). */
-export function virtualServiceFor(vss: readonly VirtualServiceConfig[], host: string): VirtualServiceConfig | undefined {
-  return vss.find((vs) => vs.hosts.includes(host)) ?? vss.find((vs) => vs.hosts.some((h) => hostMatches(h, host)));
+/** Finds the VirtualService for a host: exact host first (oldest wins), then wildcards. */
+export function virtualServiceIndex(vss: readonly VirtualServiceConfig[]): (host: string) => VirtualServiceConfig | undefined {
+  const exact = new Map<string, VirtualServiceConfig>();
+  const wild: VirtualServiceConfig[] = [];
+  for (const vs of vss) {
+    for (const h of vs.hosts) {
+      if (h.startsWith('*')) wild.push(vs);
+      else if (!exact.has(h)) exact.set(h, vs);
+    }
+  }
+  return (host) => exact.get(host) ?? wild.find((vs) => vs.hosts.some((h) => hostMatches(h, host)));
 }
 
 function sidecarRouteConfig(proxy: Proxy, push: PushContext, name: string, services: Service[]): EnvoyJson {
   const sniffed = name.includes(':');
   const port = Number(sniffed ? name.slice(name.lastIndexOf(':') + 1) : name);
-  const vss = push.virtualServicesFor(proxy.namespace, ['mesh']);
+  const vsFor = virtualServiceIndex(push.virtualServicesFor(proxy.namespace, ['mesh']));
   const ctx: RouteContext = { proxy, push, port, gateways: ['mesh'] };
   const seen = new Set<string>();
   const vhosts: EnvoyJson[] = [];
@@ -54,7 +62,7 @@ function sidecarRouteConfig(proxy: Proxy, push: PushContext, name: string, servi
     const domains = virtualHostDomains(svc.hostname, svc.addresses, proxy.namespace, push.mesh.dnsDomain).filter((d) => !seen.has(d));
     if (domains.length === 0) continue;
     for (const d of domains) seen.add(d);
-    const vs = virtualServiceFor(vss, svc.hostname);
+    const vs = vsFor(svc.hostname);
     let routes = vs ? routesForVirtualService(ctx, vs) : [];
     if (!vs) {
       const cluster = outboundClusterName(port, '', svc.hostname);

@@ -7,7 +7,7 @@
 import type { ClientTLSSettings, ServerTLSSettings } from '../../api/types.js';
 import type { EnvoyJson } from '../codec.js';
 import { SdsCluster } from '../../model/naming.js';
-import { adsConfigSource, compact, Ext } from './common.js';
+import { adsConfigSource, compact, deepFreeze, Ext } from './common.js';
 
 /** ALPN a sidecar offers on Istio mTLS (metadata exchange, then plain Istio). */
 export const ALPN_ISTIO = ['istio-peer-exchange', 'istio'];
@@ -18,13 +18,20 @@ export const ALPN_PLAINTEXT_HTTP = ['http/1.1', 'h2c'];
 
 const TLS_PARAMS = { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' };
 
-/** The agent's SDS (workload certificate and root). */
+/**
+ * The agent's SDS (workload certificate and root). One frozen object shared by every cluster and
+ * listener that names it: thousands of clusters need not carry thousands of copies.
+ */
+const AGENT_SDS: EnvoyJson = deepFreeze({
+  api_config_source: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: SdsCluster } }], set_node_on_first_message_only: true, transport_api_version: 'V3' },
+  initial_fetch_timeout: '0s',
+  resource_api_version: 'V3',
+});
+const SDS_DEFAULT: EnvoyJson = deepFreeze({ name: 'default', sds_config: AGENT_SDS });
+const SDS_ROOTCA: EnvoyJson = deepFreeze({ name: 'ROOTCA', sds_config: AGENT_SDS });
+
 export function agentSdsConfig(): EnvoyJson {
-  return {
-    api_config_source: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: SdsCluster } }], set_node_on_first_message_only: true, transport_api_version: 'V3' },
-    initial_fetch_timeout: '0s',
-    resource_api_version: 'V3',
-  };
+  return AGENT_SDS;
 }
 
 const sdsSecret = (name: string, source: EnvoyJson): EnvoyJson => ({ name, sds_config: source });
@@ -44,10 +51,10 @@ export function istioMutualUpstream(sni: string, sans: string[], http2: boolean)
     common_tls_context: compact({
       tls_params: TLS_PARAMS,
       alpn_protocols: http2 ? [...ALPN_ISTIO, 'h2'] : ALPN_ISTIO,
-      tls_certificate_sds_secret_configs: [sdsSecret('default', agentSdsConfig())],
+      tls_certificate_sds_secret_configs: [SDS_DEFAULT],
       combined_validation_context: {
         default_validation_context: sans.length ? { match_subject_alt_names: sans.map((s) => ({ exact: s })) } : {},
-        validation_context_sds_secret_config: sdsSecret('ROOTCA', agentSdsConfig()),
+        validation_context_sds_secret_config: SDS_ROOTCA,
       },
     }),
     sni,
@@ -95,8 +102,8 @@ export function inboundMtlsContext(alpn: string[]): EnvoyJson {
       common_tls_context: {
         tls_params: TLS_PARAMS,
         alpn_protocols: alpn,
-        tls_certificate_sds_secret_configs: [sdsSecret('default', agentSdsConfig())],
-        combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: sdsSecret('ROOTCA', agentSdsConfig()) },
+        tls_certificate_sds_secret_configs: [SDS_DEFAULT],
+        combined_validation_context: { default_validation_context: {}, validation_context_sds_secret_config: SDS_ROOTCA },
       },
       require_client_certificate: true,
     },

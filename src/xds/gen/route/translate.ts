@@ -22,6 +22,8 @@ export interface RouteContext {
   gateways: readonly string[];
   /** Redirects on a TLS listener default to https. */
   isTLS?: boolean;
+  /** Hash policies already looked up for this route table, by cluster. */
+  hashMemo?: Map<string, EnvoyJson | undefined>;
 }
 
 const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
@@ -66,6 +68,14 @@ export function destinationCluster(ctx: RouteContext, d: Destination, vsNamespac
 
 /** A DestinationRule consistent hash for the destination → Envoy hash policy. */
 export function hashPolicy(ctx: RouteContext, cluster: string): EnvoyJson | undefined {
+  const memo = (ctx.hashMemo ??= new Map());
+  if (memo.has(cluster)) return memo.get(cluster);
+  const h = computeHashPolicy(ctx, cluster);
+  memo.set(cluster, h);
+  return h;
+}
+
+function computeHashPolicy(ctx: RouteContext, cluster: string): EnvoyJson | undefined {
   const p = parseClusterName(cluster);
   if (!p) return undefined;
   const svc = ctx.push.serviceFor(p.host, ctx.proxy.namespace);

@@ -1,0 +1,98 @@
+/**
+ * Generation cost at mesh scale: the full config (CDS, EDS, LDS, RDS) for one sidecar in a mesh of
+ * N services (default 1,000), each a Kubernetes Service with two HTTP ports and two Pods (v1, v2),
+ * a DestinationRule with two subsets for every service and a VirtualService splitting traffic for
+ * every fourth. Prints milliseconds per step and resource counts; no assertions (a benchmark, not a
+ * test). Run: node --import tsx bench/controlplane/gen-1000.ts [N] [repeats]
+ */
+import { parseText } from '../../src/config/parse.js';
+import { withSyntheticAddresses } from '../../src/registry/kube/synthetic.js';
+import { buildPushContext, defaultMeshConfig, generate, proxyFromNode } from '../../src/xds/gen/index.js';
+import { TypeUrl } from '../../src/xds/resource-types.js';
+
+const n = Number(process.argv[2] ?? 1000);
+const repeats = Number(process.argv[3] ?? 5);
+const only = process.argv[4];
+
+function meshYaml(count: number): string {
+  const docs: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const ns = `ns-${i % 20}`;
+    const name = `svc-${i}`;
+    docs.push(`apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  selector: {app: ${name}}
+  ports: [{name: http, port: 8080, targetPort: 8080}, {name: http-admin, port: 9090}]`);
+    for (const v of ['v1', 'v2']) {
+      docs.push(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}-${v}, namespace: ${ns}}
+spec:
+  selector: {matchLabels: {app: ${name}, version: ${v}}}
+  template:
+    metadata: {labels: {app: ${name}, version: ${v}}}
+    spec: {serviceAccountName: ${name}, containers: [{name: app, image: app}]}`);
+    }
+    docs.push(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  host: ${name}
+  trafficPolicy: {connectionPool: {http: {http1MaxPendingRequests: 100}}}
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]`);
+    if (i % 4 === 0) {
+      docs.push(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: [${name}]
+  http:
+  - match: [{headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: ${name}, subset: v2}}]
+  - route: [{destination: {host: ${name}, subset: v1}, weight: 90}, {destination: {host: ${name}, subset: v2}, weight: 10}]
+    retries: {attempts: 3, perTryTimeout: 2s}`);
+    }
+  }
+  return docs.join('\n---\n');
+}
+
+const ms = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
+
+let t = process.hrtime.bigint();
+const parsed = parseText('mesh.yaml', meshYaml(n));
+const resources = withSyntheticAddresses(parsed.resources);
+console.log(`${n} services: ${resources.length} resources parsed in ${ms(t).toFixed(0)} ms`);
+
+const mesh = defaultMeshConfig();
+const pod = resources.find((r) => r.kind === 'Pod' && r.namespace === 'ns-0')!;
+const node = {
+  id: `sidecar~${(pod.raw.status as { podIP: string }).podIP}~${pod.name}.ns-0~ns-0.svc.cluster.local`,
+  metadata: { LABELS: pod.metadata.labels ?? {}, NAMESPACE: 'ns-0', SERVICE_ACCOUNT: 'svc-0' },
+};
+
+const types = [TypeUrl.Cluster, TypeUrl.ClusterLoadAssignment, TypeUrl.Listener, TypeUrl.RouteConfiguration] as const;
+const rows: Record<string, number[]> = { push: [], proxy: [], CDS: [], EDS: [], LDS: [], RDS: [], total: [] };
+const counts: Record<string, number> = {};
+for (let r = 0; r < repeats; r++) {
+  const start = process.hrtime.bigint();
+  t = process.hrtime.bigint();
+  const push = buildPushContext(resources, mesh);
+  rows.push.push(ms(t));
+  t = process.hrtime.bigint();
+  const proxy = proxyFromNode(node);
+  rows.proxy.push(ms(t));
+  for (const type of types) {
+    t = process.hrtime.bigint();
+    const out = generate(proxy, push, type);
+    const label = { [TypeUrl.Cluster]: 'CDS', [TypeUrl.ClusterLoadAssignment]: 'EDS', [TypeUrl.Listener]: 'LDS', [TypeUrl.RouteConfiguration]: 'RDS' }[type];
+    rows[label].push(ms(t));
+    counts[label] = out.length;
+  }
+  rows.total.push(ms(start));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`resources for one sidecar: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+for (const [k, xs] of Object.entries(rows)) console.log(`${k.padEnd(6)} median ${median(xs).toFixed(1)} ms  (first ${xs[0].toFixed(1)} ms, ${repeats} runs)`);
+console.log(`full config for one sidecar in a mesh of ${n} services: ${median(rows.total).toFixed(0)} ms (push context build included)`);
