@@ -12,7 +12,6 @@ import { TypeUrl } from '../../src/xds/resource-types.js';
 
 const n = Number(process.argv[2] ?? 1000);
 const repeats = Number(process.argv[3] ?? 5);
-const only = process.argv[4];
 
 function meshYaml(count: number): string {
   const docs: string[] = [];
