@@ -7,7 +7,7 @@
  * Templates use Go's fmt verbs as Istio does: `%s`/`%d`/`%v` print the value (a list prints as
  * `[a b]`), `%q` quotes a string.
  */
-import type { Diagnostic, Level } from '../api/diagnostics.js';
+import type { Diagnostic, Level, ResourceRef } from '../api/diagnostics.js';
 import { positionOf, refOf, type ConfigResource } from '../config/resource.js';
 
 export interface MessageType {
@@ -107,6 +107,11 @@ export const CLUSTER_SCOPED: ReadonlySet<string> = new Set([
   'ClusterRole', 'ClusterRoleBinding', 'GatewayClass', 'PersistentVolume', 'StorageClass', 'PriorityClass', 'IngressClass',
 ]);
 
+/** How istioctl names a resource: `Kind ns/name`, cluster-scoped kinds without the namespace. */
+export function refFor(r: ConfigResource): ResourceRef {
+  return CLUSTER_SCOPED.has(r.kind) ? { kind: r.kind, name: r.name } : refOf(r);
+}
+
 /** A value for a template verb: lists print Go-style (`[a b]`). */
 export type MsgArg = string | number | readonly (string | number)[];
 
@@ -138,7 +143,7 @@ export function message(type: MessageType, r: ConfigResource, args: readonly Msg
     code: type.code,
     codeName: type.name,
     message: render(type.template, args),
-    resource: CLUSTER_SCOPED.has(r.kind) ? { kind: r.kind, name: r.name } : refOf(r),
+    resource: refFor(r),
     ...(path && path.length ? { path: pathString(path) } : {}),
     pos: positionOf(r, path ?? []),
   };
