@@ -7,7 +7,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isSeq, isCollection, type Node } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isSeq, isCollection, isScalar, visit, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../api/diagnostics.js';
 import { splitApiVersion, type ConfigResource, type ObjectMeta } from './resource.js';
 
@@ -152,6 +152,7 @@ function parseInto(out: ParseResult, file: string, buf: Buffer, opts: ParseOptio
       out.diagnostics.push({ level: 'Error', message: `YAML nested deeper than ${MAX_DEPTH} levels; no Istio resource is that deep`, pos: pos(start) });
       return;
     }
+    readFlowColonsAsGo(doc, text);
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
@@ -207,6 +208,32 @@ function addObject(out: ParseResult, value: unknown, source: ConfigResource['sou
     spec: isPlainObject(value.spec) ? value.spec : {},
     raw: value,
     source,
+  });
+}
+
+/**
+ * Kubernetes reads YAML with go-yaml, which ends a plain scalar at ':' only before a blank. In a
+ * flow sequence, `[1.2.3.4, 001:db8::]` is therefore the string "001:db8::" to the API server, while
+ * YAML 1.2 reads `001:db8::]` as the single-pair map {"001:db8:": null}. Such items (one pair, empty
+ * value, the ':' directly followed by ',' or ']') are turned back into the string Go would see.
+ */
+function readFlowColonsAsGo(doc: Document.Parsed, text: string): void {
+  visit(doc, {
+    Seq(_key, seq) {
+      if (!seq.flow) return;
+      seq.items.forEach((item, i) => {
+        if (!isMap(item) || item.items.length !== 1 || !item.range) return;
+        const pair = item.items[0];
+        const empty = pair.value == null || (isScalar(pair.value) && pair.value.value == null && pair.value.source === '');
+        const raw = text.slice(item.range[0], item.range[1]).trimEnd();
+        if (!empty || raw.startsWith('{') || !raw.endsWith(':')) return;
+        const next = text[item.range[0] + raw.length];
+        if (next !== undefined && next !== ',' && next !== ']') return;
+        const s = new Scalar(raw);
+        s.range = item.range;
+        seq.items[i] = s;
+      });
+    },
   });
 }
 
