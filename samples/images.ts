@@ -63,8 +63,8 @@ export const SAMPLE_IMAGES: readonly SampleImage[] = [
   bookinfo('examples-bookinfo-ratings-v-unhealthy', 'ratings', { SERVICE_VERSION: 'v-unhealthy' }, 'ratings unhealthy every other 15 minutes'),
   {
     repository: 'examples-bookinfo-mongodb',
-    description: 'MongoDB with the ratings data (bookinfo-db.yaml)',
-    run: { kind: 'unsupported', reason: 'no MongoDB stand-in; ratings v2 reports "could not connect to ratings database"' },
+    description: 'MongoDB with the ratings data (bookinfo-db.yaml): an in-memory stand-in speaking the MongoDB wire protocol',
+    run: { kind: 'sample', app: 'mongodb' },
     defaultArgs: [],
     env: {},
     ports: [27017],
@@ -72,7 +72,7 @@ export const SAMPLE_IMAGES: readonly SampleImage[] = [
   {
     repository: 'examples-bookinfo-mysqldb',
     description: 'MySQL with the ratings data (bookinfo-mysql.yaml)',
-    run: { kind: 'unsupported', reason: 'no MySQL stand-in; ratings v2 with DB_TYPE=mysql reports "could not connect to ratings database"' },
+    run: { kind: 'unsupported', reason: 'no MySQL stand-in (ratings v2 with DB_TYPE=mysql answers "could not connect to ratings database")' },
     defaultArgs: [],
     env: {},
     ports: [3306],

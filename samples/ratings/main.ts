@@ -3,8 +3,9 @@
  * (samples/bookinfo/src/ratings/ratings.js). `node main.js 9080`; SERVICE_VERSION picks the
  * behaviour the image variants bake in:
  *   v1 (default)   in-memory ratings {Reviewer1: 5, Reviewer2: 4}; POST replaces them per product
- *   v2             "backed by a database" (DB_TYPE=mysql + MYSQL_DB_HOST/PORT, else MONGO_DB_URL);
- *                  Spar's sample only checks the database answers TCP — see README "missing"
+ *   v2             ratings from MongoDB at MONGO_DB_URL (collection test.ratings, the first two
+ *                  documents' `rating`), spoken over MongoDB's wire protocol; DB_TYPE=mysql is
+ *                  not supported (answers as if the MySQL connection failed)
  *   v-faulty       503 {"error":"Service unavailable"} for half of the requests
  *   v-delayed      half of the requests answered after 7 s
  *   v-unavailable  503 for alternate 60 s periods
@@ -13,6 +14,7 @@
 import { connect } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, runMain, send, startHttpSample } from '../common/server.js';
+import { decodeOpMsg, encodeOpMsg, MessageReader, OP_MSG, type BsonDocument, type BsonValue } from '../mongodb/wire.js';
 
 const JSON_TYPE = 'application/json';
 const version = process.env.SERVICE_VERSION ?? 'v1';
@@ -39,49 +41,79 @@ function productIdOf(url: string): number {
   return parseInt(url.split('/').pop() ?? '', 10);
 }
 
-/** Whether the configured database accepts a TCP connection within 2 s. */
-function databaseReachable(): Promise<boolean> {
-  let host: string;
-  let port: number;
-  if (process.env.DB_TYPE === 'mysql') {
-    host = process.env.MYSQL_DB_HOST ?? 'mysqldb';
-    port = Number(process.env.MYSQL_DB_PORT ?? '3306');
-  } else {
-    try {
-      const u = new URL(process.env.MONGO_DB_URL ?? 'mongodb://mongodb:27017/test');
-      host = u.hostname;
-      port = Number(u.port || '27017');
-    } catch {
-      return Promise.resolve(false);
-    }
+/** Reviewer ratings from MongoDB's `test.ratings` (first two documents' `rating`), as ratings.js reads them. */
+async function getFromMongo(res: ServerResponse, productId: number): Promise<void> {
+  let url: URL;
+  try {
+    url = new URL(process.env.MONGO_DB_URL ?? '');
+  } catch {
+    send(res, 500, JSON_TYPE, JSON.stringify({ error: 'could not connect to ratings database' }));
+    return;
   }
+  const result = await mongoFind(url.hostname.replace(/^\[|\]$/g, ''), Number(url.port || '27017'), 'test', 'ratings');
+  if (result.kind === 'connect-error') {
+    process.stdout.write(`${result.message}\n`);
+    send(res, 500, JSON_TYPE, JSON.stringify({ error: 'could not connect to ratings database' }));
+  } else if (result.kind === 'query-error') {
+    process.stdout.write(`${result.message}\n`);
+    send(res, 500, JSON_TYPE, JSON.stringify({ error: 'could not load ratings from database' }));
+  } else {
+    const docs = result.docs;
+    const rating = (i: number): BsonValue => {
+      const v = docs[i]?.rating ?? 0;
+      return typeof v === 'bigint' ? Number(v) : v;
+    };
+    send(res, 200, JSON_TYPE, JSON.stringify({ id: productId, ratings: { Reviewer1: rating(0), Reviewer2: rating(1) } }));
+  }
+}
+
+type FindResult = { kind: 'ok'; docs: BsonDocument[] } | { kind: 'connect-error'; message: string } | { kind: 'query-error'; message: string };
+
+/** One `find` over a fresh connection (the driver's connect timeout bounds the whole exchange). */
+function mongoFind(host: string, port: number, db: string, coll: string): Promise<FindResult> {
   return new Promise((resolve) => {
-    const sock = connect({ host, port, timeout: 2000 });
+    let connected = false;
+    let settled = false;
+    const done = (r: FindResult): void => {
+      if (settled) return;
+      settled = true;
+      sock.destroy();
+      resolve(r);
+    };
+    const sock = connect({ host, port, timeout: 10_000 });
+    const reader = new MessageReader();
     sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
+      connected = true;
+      sock.write(encodeOpMsg(1, 0, { find: coll, filter: {}, $db: db }));
     });
-    sock.once('timeout', () => {
-      sock.destroy();
-      resolve(false);
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        for (const m of reader.push(chunk)) {
+          if (m.opCode !== OP_MSG || m.responseTo !== 1) continue;
+          const reply = decodeOpMsg(m.body);
+          const batch = (reply.cursor as BsonDocument | undefined)?.firstBatch;
+          if (reply.ok !== 1 || !Array.isArray(batch)) done({ kind: 'query-error', message: `find failed: ${String(reply.errmsg ?? 'no cursor')}` });
+          else done({ kind: 'ok', docs: batch as BsonDocument[] });
+        }
+      } catch (err) {
+        done({ kind: 'query-error', message: err instanceof Error ? err.message : String(err) });
+      }
     });
-    sock.once('error', () => resolve(false));
+    sock.once('timeout', () => done({ kind: connected ? 'query-error' : 'connect-error', message: `MongoDB ${host}:${port}: timed out` }));
+    sock.once('error', (err) => done({ kind: connected ? 'query-error' : 'connect-error', message: `MongoDB ${host}:${port}: ${err.message}` }));
+    sock.once('close', () => done({ kind: connected ? 'query-error' : 'connect-error', message: `MongoDB ${host}:${port}: connection closed` }));
   });
 }
 
-async function getFromDatabase(res: ServerResponse): Promise<void> {
-  const reachable = await databaseReachable();
-  if (!reachable) {
-    if (process.env.DB_TYPE === 'mysql') {
-      // ratings.js ends the response without setting a status here: a 200 carrying the error.
-      send(res, 200, JSON_TYPE, JSON.stringify({ error: 'could not connect to ratings database' }));
-    } else {
-      send(res, 500, JSON_TYPE, JSON.stringify({ error: 'could not connect to ratings database' }));
-    }
+async function getFromDatabase(res: ServerResponse, productId: number): Promise<void> {
+  if (process.env.DB_TYPE === 'mysql') {
+    // No MySQL client in this sample: it answers as ratings.js does when the connection fails
+    // (a 200 carrying the error, since ratings.js sets no status there).
+    process.stdout.write('ratings v2: DB_TYPE=mysql is not supported by this sample\n');
+    send(res, 200, JSON_TYPE, JSON.stringify({ error: 'could not connect to ratings database' }));
     return;
   }
-  process.stdout.write('ratings v2: the database answers, but this sample does not speak its protocol\n');
-  send(res, 500, JSON_TYPE, JSON.stringify({ error: 'could not load ratings from database' }));
+  await getFromMongo(res, productId);
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -119,7 +151,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   switch (version) {
     case 'v2':
-      await getFromDatabase(res);
+      await getFromDatabase(res, productId);
       return;
     case 'v-faulty':
       if (Math.random() <= 0.5) serviceUnavailable(res);

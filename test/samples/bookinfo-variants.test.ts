@@ -1,7 +1,7 @@
 /**
  * The Bookinfo image variants that differ only by baked-in env: the flooding productpage
- * (FLOOD_FACTOR), the faulty ratings (SERVICE_VERSION=v-faulty), ratings v2 without its database,
- * and ratings v1's in-memory POST. (details v2 calls Google Books, which tests never reach.)
+ * (FLOOD_FACTOR), the faulty ratings (SERVICE_VERSION=v-faulty), ratings v2 with and without its
+ * MongoDB, and ratings v1's in-memory POST. (details v2 calls Google Books, which tests never reach.)
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
@@ -43,6 +43,15 @@ describe('Bookinfo image variants', { concurrency: true }, () => {
     assert.deepEqual(JSON.parse(res.body), { error: 'could not connect to ratings database' });
     const post = await http(ratings.port, '/ratings/0', { method: 'POST', body: '{"Reviewer1": 1}' });
     assert.equal(post.status, 501);
+  });
+
+  test('ratings v2 reads MongoDB (the mongodb stand-in, started with bookinfo-db.yaml\'s args) over the wire protocol', async () => {
+    const mongo = await startSample('mongodb', { raw: true, args: ['--ipv6', '--bind_ip_all', '--host', '127.0.0.1', '--port', '0'] });
+    const ratings = await startSample('ratings', { env: { SERVICE_VERSION: 'v2', MONGO_DB_URL: `mongodb://127.0.0.1:${mongo.port}/test` } });
+    const res = await http(ratings.port, '/ratings/0');
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { id: 0, ratings: { Reviewer1: 5, Reviewer2: 4 } });
+    assert.match(mongo.output(), /command find test/);
   });
 
   test('ratings v1 keeps POSTed ratings per product', async () => {

@@ -34,8 +34,8 @@ export function startSample(app: string, opts: { args?: string[]; env?: Record<s
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`${app} did not start within 15 s:\n${out}`));
-    }, 15_000);
+      reject(new Error(`${app} did not start within 30 s:\n${out}`));
+    }, 30_000);
     const sample: RunningSample = {
       app,
       port: 0,

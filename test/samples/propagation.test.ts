@@ -1,10 +1,11 @@
 /**
- * productpage's pure pieces as tables: OpenTelemetry-B3 re-encoding, header picking, the signed
- * session cookie, simplejson output.
+ * The samples' pure pieces as tables: OpenTelemetry-B3 re-encoding, header picking, the signed
+ * session cookie, simplejson output, and the MongoDB wire encoding.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { b3Forward, BACKEND_FORWARDED, pickHeaders } from '../../samples/common/propagation.js';
+import { decodeDocument, decodeOpMsg, encodeDocument, encodeOpMsg, MessageReader, ObjectId } from '../../samples/mongodb/wire.js';
 import { pyJsonDumps } from '../../samples/productpage/pyjson.js';
 import { decodeSession, encodeSession, parseCookies } from '../../samples/productpage/session.js';
 
@@ -56,4 +57,27 @@ describe('session cookie', () => {
 
 test('pyJsonDumps writes simplejson\'s default layout', () => {
   assert.equal(pyJsonDumps({ id: 0, error: 'x', list: [1, 'a', null, true], nested: { 'ISBN-10': 'é' } }), '{"id": 0, "error": "x", "list": [1, "a", null, true], "nested": {"ISBN-10": "\\u00e9"}}');
+});
+
+describe('MongoDB wire protocol (mongodb stand-in and ratings v2)', () => {
+  test('BSON round-trips the types Bookinfo uses', () => {
+    const id = new ObjectId();
+    const doc = { s: 'é', i: 5, d: 4.5, big: 2n ** 40n, t: true, n: null, a: [1, 'x', { k: false }], o: { _id: id }, when: new Date(1700000000000) };
+    const back = decodeDocument(encodeDocument(doc)).doc;
+    assert.deepEqual({ ...back, o: undefined }, { ...doc, o: undefined });
+    assert.equal(((back.o as Record<string, unknown>)._id as ObjectId).toHexString(), id.toHexString());
+  });
+  test('OP_MSG frames split across chunks are reassembled', () => {
+    const msg = encodeOpMsg(7, 0, { find: 'ratings', filter: {}, $db: 'test' });
+    const reader = new MessageReader();
+    assert.deepEqual(reader.push(msg.subarray(0, 10)), []);
+    const [m] = reader.push(msg.subarray(10));
+    assert.equal(m!.requestId, 7);
+    assert.deepEqual(decodeOpMsg(m!.body), { find: 'ratings', filter: {}, $db: 'test' });
+  });
+  test('a length field out of range is an error, not a hang', () => {
+    const bad = Buffer.alloc(16);
+    bad.writeInt32LE(3, 0);
+    assert.throws(() => new MessageReader().push(bad), /out of range/);
+  });
 });
