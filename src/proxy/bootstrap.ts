@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { decodeMessage, encodeMessage, type EnvoyJson } from '../xds/codec.js';
 import { ConfigErrors, Fields } from './config/fields.js';
+import { applyStaticLayer } from './runtime.js';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 
@@ -144,7 +145,19 @@ export function readBootstrap(json: EnvoyJson, errs: ConfigErrors, overrides: { 
   f.unsupported('stats_config', 'stats_config (tag extraction, matchers) is not supported by spar proxy yet');
   f.unsupported('stats_sinks', 'stats sinks are not supported by spar proxy (scrape /stats/prometheus)');
   f.unsupported('tracing', 'tracing is not supported by spar proxy yet');
-  f.unsupported('layered_runtime', 'runtime is not supported by spar proxy');
+  const lr = f.opt('layered_runtime');
+  if (lr) {
+    for (const layer of lr.list('layers')) {
+      layer.ignore('name');
+      const sl = layer.raw('static_layer');
+      if (sl && typeof sl === 'object') for (const e of applyStaticLayer(sl as Record<string, unknown>, `${layer.path}.static_layer`)) errs.list.push(e);
+      layer.opt('admin_layer')?.done();
+      layer.unsupported('disk_layer', 'disk runtime layers are not supported by spar proxy');
+      layer.unsupported('rtds_layer', 'RTDS is not supported by spar proxy');
+      layer.done();
+    }
+    lr.done();
+  }
   f.unsupported('overload_manager', 'the overload manager is not supported by spar proxy');
   f.unsupported('bootstrap_extensions', 'bootstrap extensions are not supported by spar proxy');
   f.unsupported('cluster_manager', 'cluster_manager settings are not supported by spar proxy yet');

@@ -22,6 +22,7 @@ import { getHeader, type Headers } from './headers.js';
 import type { LocalReplySpec } from './local-reply.js';
 import { LocalReply } from './local-reply.js';
 import { normalizePath } from './path.js';
+import { runtime } from '../runtime.js';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -153,8 +154,15 @@ export class HttpStream {
       rawPath = n;
       h[':path'] = n;
     }
+    let frag = rawPath.indexOf('#');
+    if (frag >= 0) {
+      // Fragments never go upstream: Envoy rejects them, or strips them when the runtime says so.
+      if (runtime.rejectPathWithFragment) return this.localReply({ status: 400, body: 'Bad Request', details: 'http1.codec_error' });
+      rawPath = rawPath.slice(0, frag);
+      h[':path'] = rawPath;
+      frag = -1;
+    }
     const q = rawPath.indexOf('?');
-    const frag = rawPath.indexOf('#');
     const end = q >= 0 ? q : frag >= 0 ? frag : rawPath.length;
     this.path = rawPath.slice(0, end);
     this.query = q >= 0 ? rawPath.slice(q + 1, frag > q ? frag : undefined) : '';

@@ -90,7 +90,7 @@ export class AdsClient {
     stream.on('error', (e: Error) => {
       log('warning', 'config', `ADS stream to ${host.address} failed: ${e.message}`);
     });
-    stream.on('close', () => {
+    stream.on('status', () => {
       if (this.stream !== stream) return;
       this.status.connected = false;
       this.stream = undefined;
@@ -108,6 +108,9 @@ export class AdsClient {
 
   private retry(): void {
     if (this.stopped) return;
+    // A fresh channel each time: grpc-js's own channel backoff would add to ours.
+    this.client?.close();
+    this.client = undefined;
     const delay = Math.random() * this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 30000);
     this.timer = setTimeout(() => this.start(), delay);
