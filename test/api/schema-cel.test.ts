@@ -120,5 +120,9 @@ test('cel-go conversions and the strings extension', () => {
   assert.equal(evalCel('"unix:///a".substring(7, 8)'), '/');
   assert.equal(evalCel('"A-b".lowerAscii().split("-") == ["a", "b"]'), true);
   assert.equal(evalCel('duration("1h30m") > duration("90m")'), false);
+  assert.equal(evalCel('duration(".5s") == duration("500ms") && duration("1μs") == duration("1000ns")'), true);
+  assert.equal(evalCel('duration("")'), 'error: time: invalid duration ""');
+  assert.equal(evalCel('duration("5")'), 'error: time: missing unit in duration "5"');
+  assert.equal(evalCel('duration("1d")'), 'error: time: unknown unit "d" in duration "1d"');
   assert.equal(evalCel('"ab-1".matches("^[a-z]+-[0-9]$")'), true);
 });

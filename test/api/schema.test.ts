@@ -137,6 +137,12 @@ test('CEL evaluation errors name the error and the rule (Go url parsing, int con
   assert.equal(url, 'spec.jwtRules[0].jwksUri: Invalid value: "string": URL parse error during conversion from string: parse "ht tp://x": invalid URI for request evaluating rule: url must have scheme http:// or https://');
   const [port] = errorsOf('apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p}\nspec:\n  selector: {matchLabels: {a: b}}\n  portLevelMtls: {http: {mode: STRICT}}\n');
   assert.match(port!, /^spec\.portLevelMtls: Invalid value: "object": type conversion error from 'string' to 'int' evaluating rule: port must be between 1-65535$/);
+  assert.deepEqual(errorsOf(vs('  hosts: [reviews]\n  http:\n  - timeout: "5"\n    route: [{destination: {host: reviews}}]\n')), [
+    'spec.http[0].timeout: Invalid value: "string": time: missing unit in duration "5" evaluating rule: must be a valid duration greater than 1ms',
+  ]);
+  assert.deepEqual(errorsOf(vs('  hosts: [reviews]\n  http:\n  - timeout: 1d\n    route: [{destination: {host: reviews}}]\n')), [
+    'spec.http[0].timeout: Invalid value: "string": time: unknown unit "d" in duration "1d" evaluating rule: must be a valid duration greater than 1ms',
+  ]);
 });
 
 test('CEL rules are skipped after type/enum/required errors, as the API server does, with a note', () => {

@@ -8,15 +8,19 @@
  * - the cel-go strings extension (`substring`, `lowerAscii`, `split`, `indexOf` ...), which
  *   `@bufbuild/cel/ext` ships;
  * - `int(string)` with cel-go's error text ("type conversion error from 'string' to 'int'"),
- *   which Istio's own validation tests match on.
+ *   which Istio's own validation tests match on;
+ * - `duration(string)` with Go's `time.ParseDuration` rules and texts (go-duration.ts).
  *
- * `duration()`, `matches()` (RE2), `size()`, `has()`, the macros and the rest of the standard
+ * `matches()` (RE2), `size()`, `has()`, the macros and the rest of the standard
  * library come with `@bufbuild/cel`. A URL value is a CEL map holding its parts under keys the
  * methods read; CEL has no way to declare an opaque type without a protobuf descriptor, and no
  * Istio rule compares URL values, so the map form is never observable.
  */
-import { celFunc, celMethod, CelScalar, mapType, listType, type CelFunc, type CelMap } from '@bufbuild/cel';
+import { celFunc, celMethod, CelScalar, mapType, listType, objectType, type CelFunc, type CelMap } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { create } from '@bufbuild/protobuf';
+import { DurationSchema } from '@bufbuild/protobuf/wkt';
+import { goParseDuration } from './go-duration.js';
 import { goParseRequestURI, goParseURL, hostname, port, type GoURL } from './go-url.js';
 
 const URL_TYPE = mapType(CelScalar.STRING, CelScalar.DYN);
@@ -94,5 +98,12 @@ const intFromString = celFunc('int', [CelScalar.STRING], CelScalar.INT, (s) => {
   return n;
 });
 
+/** cel-go's `duration(string)`: Go's `time.ParseDuration` (go-duration.ts), not protobuf's JSON form. */
+const durationFromString = celFunc('duration', [CelScalar.STRING], objectType(DurationSchema), (s) => {
+  const d = goParseDuration(s);
+  if ('error' in d) throw new Error(d.error);
+  return create(DurationSchema, { seconds: d.nanos / 1_000_000_000n, nanos: Number(d.nanos % 1_000_000_000n) });
+});
+
 /** Every function Spar adds to the standard CEL environment for CRD rules. */
-export const kubernetesCelFunctions: CelFunc[] = [...strings, ...url, intFromString];
+export const kubernetesCelFunctions: CelFunc[] = [...strings, ...url, intFromString, durationFromString];
