@@ -83,6 +83,8 @@ export const MSG = {
     'The Telemetries %v in namespace %q select the same workload pod %q, which can lead to undefined behavior.'),
   MultipleTelemetriesWithoutWorkloadSelectors: t('IST0160', 'MultipleTelemetriesWithoutWorkloadSelectors', 'Error',
     'The Telemetries %v in namespace %q have no workload selector, which can lead to undefined behavior.'),
+  InvalidGatewayCredential: t('IST0161', 'InvalidGatewayCredential', 'Error',
+    'The credential referenced by the Gateway %s in namespace %s is invalid, which can cause the traffic not to work as expected.'),
   GatewayPortNotDefinedOnService: t('IST0162', 'GatewayPortNotDefinedOnService', 'Warning',
     'The gateway is listening on a target port (port %d) that is not defined in the Service associated with its workload instances (Pod selector %s). If you need to access the gateway port through the gateway Service, it will not be available.'),
   ReferencedInternalGateway: t('IST0165', 'ReferencedInternalGateway', 'Warning', 'Gateway reference in VirtualService %s is to an implementation-generated internal Gateway: %s.'),

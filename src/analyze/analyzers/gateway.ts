@@ -1,9 +1,11 @@
 /**
  * Gateway analyzers (Istio's analyzers/gateway): the gateway workload exists and its Service
  * exposes each server port (IST0101, IST0162), TLS credentials exist beside the gateway workload
- * (IST0101), no two Gateways on the same workload and port claim the same host (IST0145), and
+ * and hold a certificate valid today (IST0101, IST0161), no two Gateways on the same workload and port claim the same host (IST0145), and
  * no two Gateways on one workload serve the same certificate (IST0138).
  */
+import { X509Certificate } from 'node:crypto';
+import type { ConfigResource } from '../../config/resource.js';
 import { register } from '../analyzer.js';
 import { firstSelectorKey, selectorMatches, selectorString, type Labels } from '../hosts.js';
 import { MSG, fullName, message } from '../messages.js';
@@ -62,7 +64,7 @@ register({
   name: 'gateway.SecretAnalyzer',
   description: "Checks a gateway's referenced secrets for correctness",
   inputs: ['Gateway', 'Pod', 'Secret'],
-  emits: [MSG.ReferencedResourceNotFound],
+  emits: [MSG.ReferencedResourceNotFound, MSG.InvalidGatewayCredential],
   analyze({ snapshot, report }) {
     for (const gw of snapshot.of('Gateway')) {
       const selector = labelsOf(gw.spec.selector);
@@ -78,13 +80,42 @@ register({
         if (cn === '') return;
         const slash = cn.indexOf('/');
         const [ns, name] = slash >= 0 ? [cn.slice(0, slash), cn.slice(slash + 1)] : [pod.namespace, cn];
-        if (!snapshot.find('Secret', ns, name)) {
-          report(message(MSG.ReferencedResourceNotFound, gw, ['credentialName', cn], ['spec', 'servers', i, 'tls', 'credentialName']));
-        }
+        const secret = snapshot.find('Secret', ns, name);
+        const path = ['spec', 'servers', i, 'tls', 'credentialName'];
+        if (!secret) report(message(MSG.ReferencedResourceNotFound, gw, ['credentialName', cn], path));
+        else if (!validCredential(secret)) report(message(MSG.InvalidGatewayCredential, gw, [gw.name, pod.namespace], path));
       });
     }
   },
 });
+
+/** Decoded `data` (base64) merged with `stringData` of a Secret. */
+function secretData(secret: ConfigResource): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [k, v] of Object.entries(obj(secret.raw.data))) out.set(k, Buffer.from(str(v), 'base64'));
+  for (const [k, v] of Object.entries(obj(secret.raw.stringData))) out.set(k, Buffer.from(str(v), 'utf8'));
+  return out;
+}
+
+/**
+ * Istio's ExtractCertInfo + ValidateCertificate: `cert`/`key` or `tls.crt`/`tls.key` present and
+ * non-empty, the first PEM block a certificate, valid now.
+ */
+function validCredential(secret: ConfigResource): boolean {
+  const data = secretData(secret);
+  const pair = (c: string, k: string) => (data.get(c)?.length ?? 0) > 0 && (data.get(k)?.length ?? 0) > 0;
+  const cert = pair('cert', 'key') ? data.get('cert')! : pair('tls.crt', 'tls.key') ? data.get('tls.crt')! : undefined;
+  if (!cert) return false;
+  const m = /-----BEGIN [^-]+-----[\s\S]*?-----END [^-]+-----/.exec(cert.toString('utf8'));
+  if (!m) return false;
+  try {
+    const x = new X509Certificate(m[0]);
+    const now = Date.now();
+    return now >= Date.parse(x.validFrom) && now <= Date.parse(x.validTo);
+  } catch {
+    return false;
+  }
+}
 
 /** Gateways by `selector~port`: gateway `ns/name` -> host -> bind. */
 type GatewayMap = Map<string, Map<string, Map<string, string>>>;
