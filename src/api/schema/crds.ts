@@ -76,6 +76,13 @@ interface Bundle {
 }
 
 let bundle: Bundle | undefined;
+/** `group/version Kind` of every version schema parsed so far (to show that loading is lazy). */
+const parsedVersions: string[] = [];
+
+/** Which version schemas have been parsed so far, in order. */
+export function parsedSchemas(): readonly string[] {
+  return parsedVersions;
+}
 
 function load(): Bundle {
   if (bundle) return bundle;
@@ -152,7 +159,10 @@ function parseCrd(entry: Entry): Crd | null {
       storage: /^ {4}storage:[ \t]*true\b/m.test(item),
       deprecated: /^ {4}deprecated:[ \t]*true\b/m.test(item),
       schema: () => {
-        if (schema === null) schema = parseVersionSchema(item);
+        if (schema === null) {
+          schema = parseVersionSchema(item);
+          parsedVersions.push(`${entry.group}/${name} ${entry.kind}`);
+        }
         return schema;
       },
     });
