@@ -163,7 +163,7 @@ function buildPods(s: Snapshot, fromWorkloads: boolean): PodInfo[] {
       // A Pod written out for this workload already stands for it.
       if (pods.some((p) => p.namespace === w.namespace && Object.keys(labels).length > 0 && selectorMatches(labels, p.labels) && p.resource.kind === 'Pod')) continue;
       pods.push({
-        name: `${w.name}-pod`, namespace: w.namespace, labels, annotations: labelsOf(meta.annotations),
+        name: w.name, namespace: w.namespace, labels, annotations: labelsOf(meta.annotations),
         nodeName: str(obj(tpl.spec).nodeName), containers: arr(obj(tpl.spec).containers).map(obj), resource: w,
       });
     }
