@@ -96,11 +96,10 @@ export async function startHttpSample(opts: {
   argv?: string[];
   portEnv?: string;
   defaultPort: number;
-  hostEnv?: string;
 }): Promise<Server> {
   const args = parseCommonArgs(opts.argv ?? process.argv.slice(2));
   const port = resolvePort(args, opts.portEnv ? process.env[opts.portEnv] : undefined, opts.portEnv ?? 'PORT', opts.defaultPort);
-  const host = args.host ?? (opts.hostEnv ? process.env[opts.hostEnv] || undefined : undefined);
+  const host = args.host;
   const server = createServer(opts.handler);
   // Keep-alive like the images' servers, but never longer than a proxy's idle timeout.
   server.keepAliveTimeout = 5_000;
