@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Proxy, PushContext } from '../../src/xds/gen/index.js';
 import { staticBootstrap, validateAll, type EnvoyVerdict } from './fixtures/envoy-static.js';
 import { BOOKINFO, genAll, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, LOCALITY_FAILOVER, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 
@@ -25,6 +25,8 @@ interface Scenario {
   label: string;
   files: string[];
   yaml?: string[];
+  /** Locality of the validated sidecars (node.locality). */
+  locality?: { region: string; zone: string; subZone: string };
   /** Deployments whose sidecars are validated. */
   sidecars: string[];
   gateway?: boolean;
@@ -57,6 +59,7 @@ const scenarios: Scenario[] = [
   { label: 'Sidecar scope + REGISTRY_ONLY', files: [BOOKINFO, GATEWAY], yaml: [SIDECAR_SCOPE], sidecars: ['productpage-v1'] },
   { label: 'ServiceEntry resolutions + WorkloadEntry', files: [BOOKINFO], yaml: [SERVICE_ENTRIES], sidecars: ['productpage-v1'] },
   { label: 'Sidecar captureMode NONE', files: [BOOKINFO], yaml: [CAPTURE_NONE], sidecars: ['ratings-v1'] },
+  { label: 'locality failover priorities', files: [BOOKINFO], yaml: [LOCALITY_FAILOVER], sidecars: ['productpage-v1'], locality: { region: 'us-east', zone: 'us-east-1', subZone: 'a' } },
 ];
 
 const items: { label: string; bootstrap: ReturnType<typeof staticBootstrap> }[] = [];
@@ -81,7 +84,9 @@ describe('real Envoy accepts generated config (envoy --mode validate)', () => {
         const push = pushFor(s.files, s.yaml);
         for (const w of s.sidecars) {
           const ns = push.registry.workloads.find((x) => x.workloadName === w)?.namespace ?? 'default';
-          addProxy(s.label, push, sidecarFor(push, w, ns), `sidecar ${w}`);
+          const proxy = sidecarFor(push, w, ns);
+          if (s.locality) proxy.locality = s.locality;
+          addProxy(s.label, push, proxy, `sidecar ${w}`);
         }
         if (s.gateway) addProxy(s.label, push, ingressGateway(), 'ingress gateway');
       }

@@ -222,6 +222,42 @@ spec:
   assert.match(json(byName(cds, `outbound|${grpcPort.port}||echo.${grpc.namespace}.svc.cluster.local`).typed_extension_protocol_options), /http2_protocol_options/);
 });
 
+test('locality load balancing: failover priorities by nearness, failover rules, distribute weights', () => {
+  const se = (lb: string) => `
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: geo, namespace: default}
+spec:
+  hosts: [geo.example.com]
+  ports: [{number: 80, name: http}]
+  resolution: STATIC
+  endpoints:
+  - {address: 198.51.100.1, locality: us-east/us-east-1/a}
+  - {address: 198.51.100.2, locality: us-east/us-east-1/b}
+  - {address: 198.51.100.3, locality: us-east/us-east-2/a}
+  - {address: 198.51.100.4, locality: eu-west/eu-west-1/a}
+  - {address: 198.51.100.5, locality: ap-south/ap-south-1/a}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: geo, namespace: default}
+spec:
+  host: geo.example.com
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 5}
+    loadBalancer: {simple: ROUND_ROBIN, localityLbSetting: ${lb}}`;
+  const eds = (lb: string) => {
+    const push = pushFor([BOOKINFO], [se(lb)]);
+    const proxy = sidecarFor(push, 'productpage-v1');
+    proxy.locality = { region: 'us-east', zone: 'us-east-1', subZone: 'a' };
+    const cla = gen(proxy, push, TypeUrl.ClusterLoadAssignment, ['outbound|80||geo.example.com'])[0];
+    return (cla.endpoints as EnvoyJson[]).map((g) => `${Object.values(g.locality as EnvoyJson).join('/')}:p${g.priority ?? 0}:w${g.load_balancing_weight}`);
+  };
+  assert.deepEqual(eds('{enabled: true}'), ['ap-south/ap-south-1/a:p3:w1', 'eu-west/eu-west-1/a:p3:w1', 'us-east/us-east-1/a:p0:w1', 'us-east/us-east-1/b:p1:w1', 'us-east/us-east-2/a:p2:w1']);
+  assert.deepEqual(eds('{failover: [{from: us-east, to: eu-west}]}'), ['ap-south/ap-south-1/a:p4:w1', 'eu-west/eu-west-1/a:p3:w1', 'us-east/us-east-1/a:p0:w1', 'us-east/us-east-1/b:p1:w1', 'us-east/us-east-2/a:p2:w1']);
+  assert.deepEqual(eds('{distribute: [{from: "us-east/us-east-1/*", to: {"us-east/us-east-1/*": 80, "eu-west/*": 20}}]}'), ['eu-west/eu-west-1/a:p0:w20', 'us-east/us-east-1/a:p0:w40', 'us-east/us-east-1/b:p0:w40']);
+});
+
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });

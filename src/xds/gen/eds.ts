@@ -45,7 +45,6 @@ export function localityLbEndpoints(proxy: Proxy, push: PushContext, oc: Outboun
     if (g) g.push(e);
     else groups.set(k, [e]);
   }
-  const failover = localityFailover(proxy, push, oc);
   const out: EnvoyJson[] = [];
   for (const [, list] of [...groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const loc = list[0].locality;
@@ -53,13 +52,65 @@ export function localityLbEndpoints(proxy: Proxy, push: PushContext, oc: Outboun
     if (loc) g.locality = compactLocality(loc);
     g.lb_endpoints = list.map((e) => lbEndpoint(e, oc, push));
     g.load_balancing_weight = Math.max(1, list.reduce((n, e) => n + (e.weight ?? 1), 0));
-    if (failover && proxy.locality) {
-      const p = priorityOf(proxy.locality, loc);
-      if (p > 0) g.priority = p;
-    }
     out.push(g as EnvoyJson);
   }
-  return out;
+  return applyLocalityLb(proxy, push, oc, out, [...groups.keys()].sort().map((k) => groups.get(k)![0].locality));
+}
+
+/**
+ * Istio's locality load balancing (loadbalancer.go): `distribute` re-weights localities for a
+ * proxy in a matching `from` locality (dropping those no `to` names); otherwise, with outlier
+ * detection on, localities get failover priorities by nearness (region, zone, subzone), `failover`
+ * rules pushing regions other than the named target one step further, priorities renumbered to
+ * be contiguous as Envoy requires.
+ */
+function applyLocalityLb(proxy: Proxy, push: PushContext, oc: OutboundCluster, groups: EnvoyJson[], localities: (Locality | undefined)[]): EnvoyJson[] {
+  const policy = effectivePolicy(oc.dr?.spec.trafficPolicy, oc.subset?.trafficPolicy, oc.port.port);
+  const setting = policy.loadBalancer?.localityLbSetting ?? push.mesh.localityLbSetting;
+  const me = proxy.locality;
+  if (!setting || setting.enabled === false || !me || groups.length === 0) return groups;
+  if (setting.distribute?.length) {
+    const rule = setting.distribute.find((d) => localityMatches(me, d.from));
+    if (!rule) return groups;
+    const unmatched = new Set(groups.map((_, i) => i));
+    for (const [pattern, weight] of Object.entries(rule.to ?? {})) {
+      const hits = [...unmatched].filter((i) => localityMatches(localities[i], pattern));
+      const total = hits.reduce((n, i) => n + Number(groups[i].load_balancing_weight ?? 1), 0);
+      for (const i of hits) {
+        unmatched.delete(i);
+        const w = Math.ceil((Number(groups[i].load_balancing_weight ?? 1) * weight) / total);
+        if (w > 0) (groups[i] as Record<string, unknown>).load_balancing_weight = w;
+      }
+    }
+    return groups.filter((_, i) => !unmatched.has(i));
+  }
+  if (!policy.outlierDetection) return groups;
+  const prios = localities.map((l) => {
+    let p = priorityOf(me, l);
+    if (p === 3) {
+      const f = setting.failover?.find((x) => x.from === me.region);
+      if (f && l?.region !== f.to) p = 4;
+    }
+    return p;
+  });
+  const order = [...new Set(prios)].sort((a, b) => a - b);
+  groups.forEach((g, i) => {
+    const p = order.indexOf(prios[i]);
+    if (p > 0) (g as Record<string, unknown>).priority = p;
+  });
+  return groups;
+}
+
+/** `region/zone/subzone` patterns with `*` for any part (Istio's LocalityMatch). */
+function localityMatches(l: Locality | undefined, pattern: string | undefined): boolean {
+  if (!pattern || pattern === '*') return true;
+  const parts = pattern.split('/');
+  const have = [l?.region ?? '', l?.zone ?? '', l?.subZone ?? ''];
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === '*') return true;
+    if (parts[i] !== have[i]) return false;
+  }
+  return true;
 }
 
 function compactLocality(l: Locality): EnvoyJson {
@@ -91,14 +142,6 @@ function lbEndpoint(e: Endpoint, oc: OutboundCluster, push: PushContext): EnvoyJ
   }
   if (out.load_balancing_weight === 0) delete out.load_balancing_weight;
   return out as EnvoyJson;
-}
-
-/** Locality failover applies when enabled (mesh or DestinationRule) and outlier detection is set. */
-function localityFailover(proxy: Proxy, push: PushContext, oc: OutboundCluster): boolean {
-  const policy = effectivePolicy(oc.dr?.spec.trafficPolicy, oc.subset?.trafficPolicy, oc.port.port);
-  const setting = policy.loadBalancer?.localityLbSetting ?? push.mesh.localityLbSetting;
-  if (!setting || setting.enabled === false || !policy.outlierDetection) return false;
-  return !!proxy.locality;
 }
 
 /** 0 same region/zone/subzone, 1 same zone, 2 same region, 3 elsewhere. */
