@@ -92,6 +92,10 @@ const VARIANTS: Record<string, string[]> = {
   'unknown DestinationRule host and TLS without CA -> IST0174 + IST0128': ['unknown-dr-host.yaml'],
   'unreachable rule -> IST0130': ['unreachable-rule.yaml'],
   'gateway port not on the Service -> IST0162': ['gateway-port.yaml'],
+  'two Sidecars selecting one workload, one selecting none -> IST0110 + IST0101': ['sidecar-conflict.yaml'],
+  'a second Service port without a port in the route -> IST0112': ['port-selector.yaml'],
+  'two Gateways claiming the same host and port -> IST0145': ['conflicting-gateways.yaml'],
+  'a negative weight -> IST0106 (schema and webhook validation as analysis)': ['schema-error.yaml'],
   'unknown annotation and a Deployment behind Services with different protocols -> IST0108 + IST0116': ['annotations-and-ports.yaml', 'annotations-and-ports-deploy.yaml'],
 };
 

@@ -165,7 +165,7 @@ register({
         report(message(MSG.ReferencedResourceNotFound, gw, ['selector', sel], selectorPath(sel)));
         continue;
       }
-      for (const s0 of arr(gw.spec.servers)) {
+      arr(gw.spec.servers).forEach((s0, si) => {
         const s = obj(s0);
         const port = String(num(obj(s.port).number));
         const hosts = strings(s.hosts);
@@ -182,9 +182,10 @@ register({
           }
         }
         if (conflicts.length > 0) {
-          report(message(MSG.ConflictingGateways, gw, [conflicts.sort().join(','), sel, port, hosts.join(',')]));
+          // istioctl points at the Gateway; the server's port says which of its servers conflicts.
+          report(message(MSG.ConflictingGateways, gw, [conflicts.sort().join(','), sel, port, hosts.join(',')], ['spec', 'servers', si, 'port', 'number']));
         }
-      }
+      });
     }
   },
 });
