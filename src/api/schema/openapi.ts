@@ -21,6 +21,9 @@ const K8S_KEYWORDS = [
   'x-kubernetes-list-type', 'x-kubernetes-list-map-keys', 'x-kubernetes-map-type', 'x-kubernetes-validations',
 ];
 
+/** Number formats: annotations for kube-openapi (it checks string formats only), so not compiled. */
+const IGNORED_FORMATS = new Set(['int32', 'int64', 'float', 'double']);
+
 let ajv: Ajv | undefined;
 
 function instance(): Ajv {
@@ -32,7 +35,7 @@ function instance(): Ajv {
   // annotations in CRDs.
   // ajv-formats is CommonJS: its default import is module.exports, whose `default` is the plugin.
   formatsPlugin.default(ajv, ['date-time', 'byte']);
-  for (const f of ['int32', 'int64', 'float', 'double']) ajv.addFormat(f, true);
+  for (const f of IGNORED_FORMATS) ajv.addFormat(f, true);
   return ajv;
 }
 
@@ -67,6 +70,7 @@ function toAjvSchema(s: JsonSchema): JsonSchema {
   const out: JsonSchema = {};
   for (const [k, v] of Object.entries(s)) {
     if (k === 'description' || k === 'x-kubernetes-validations') continue;
+    if (k === 'format' && typeof v === 'string' && IGNORED_FORMATS.has(v)) continue;
     if (k === 'properties' && v && typeof v === 'object') {
       out.properties = Object.fromEntries(Object.entries(v as Record<string, JsonSchema>).map(([p, ps]) => [p, toAjvSchema(ps)]));
     } else if ((k === 'items' || k === 'not' || k === 'additionalProperties') && v && typeof v === 'object') {
