@@ -79,6 +79,8 @@ export const MSG = {
   EnvoyFilterUsesRelativeOperationWithProxyVersion: t('IST0155', 'EnvoyFilterUsesRelativeOperationWithProxyVersion', 'Warning',
     'This EnvoyFilter does not have a priority and has a relative patch operation (NSTERT_BEFORE/AFTER, REPLACE, MERGE, DELETE) and proxyVersion set which can cause the EnvoyFilter not to be applied during an upgrade. Using the INSERT_FIRST or ADD option or setting the priority may help in ensuring the EnvoyFilter is applied correctly.'),
   InvalidTelemetryProvider: t('IST0157', 'InvalidTelemetryProvider', 'Warning', 'The Telemetry %v in namespace %q with empty providers will be ignored.'),
+  PodsIstioProxyImageMismatchInNamespace: t('IST0158', 'PodsIstioProxyImageMismatchInNamespace', 'Warning',
+    'The Istio proxy images of the pods running in the namespace do not match the image defined in the injection configuration (pod names: %v). This often happens after upgrading the Istio control-plane and can be fixed by redeploying the pods.'),
   ConflictingTelemetryWorkloadSelectors: t('IST0159', 'ConflictingTelemetryWorkloadSelectors', 'Error',
     'The Telemetries %v in namespace %q select the same workload pod %q, which can lead to undefined behavior.'),
   MultipleTelemetriesWithoutWorkloadSelectors: t('IST0160', 'MultipleTelemetriesWithoutWorkloadSelectors', 'Error',

@@ -2,8 +2,10 @@
  * Pod-level analyzers: application containers running as UID 1337, which the sidecar's traffic
  * capture exempts (IST0144, Istio's analyzers/deployment/pod.go), and sidecar injection
  * (analyzers/injection): namespaces not labelled for it or labelled twice (IST0102, IST0123,
- * IST0148) and pods in injected namespaces without a proxy (IST0103).
+ * IST0148), pods in injected namespaces without a proxy (IST0103) or with a proxy image other than
+ * the injector's (IST0158).
  */
+import { parse as parseYaml } from 'yaml';
 import type { ConfigResource } from '../../config/resource.js';
 import { register } from '../analyzer.js';
 import { MSG, message } from '../messages.js';
@@ -99,6 +101,84 @@ register({
       const containers = [...arr(p.spec.containers), ...arr(p.spec.initContainers)].map(obj);
       const proxy = containers.find((c) => str(c.name) === 'istio-proxy');
       if (!proxy || str(proxy.image) === '') report(message(MSG.PodMissingProxy, p, [fullName(p)]));
+    }
+  },
+});
+
+/** The proxy image an injector ConfigMap's `values` (JSON) configures: `hub/image:tag`, or `image` when it is a full name. */
+function injectorImage(cm: ConfigResource): string {
+  try {
+    const g = obj(obj(JSON.parse(str(obj(cm.raw.data).values)) as unknown).global);
+    const image = str(obj(g.proxy).image);
+    return image.includes('/') ? image : `${str(g.hub)}/${image}:${str(g.tag)}`;
+  } catch {
+    return '';
+  }
+}
+
+/** The image variant (`distroless` ...) for a pod: mesh default, root/namespace/workload ProxyConfig, pod annotation. */
+function imageType(p: ConfigResource, snapshot: { meshConfig: Record<string, unknown>; of(k: string): readonly ConfigResource[] }): string {
+  const typeOf = (pc: unknown) => str(obj(obj(pc).image).imageType);
+  let variant = typeOf(snapshot.meshConfig.defaultConfig);
+  const root = str(snapshot.meshConfig.rootNamespace) || 'istio-system';
+  const pcs = snapshot.of('ProxyConfig');
+  const rootPc = pcs.filter((pc) => pc.namespace === root).pop();
+  if (rootPc && typeOf(rootPc.spec)) variant = typeOf(rootPc.spec);
+  const nsPc = pcs.filter((pc) => pc.namespace !== root && pc.namespace === p.namespace && pc.spec.selector == null).pop();
+  if (nsPc && typeOf(nsPc.spec)) variant = typeOf(nsPc.spec);
+  const labels = labelsOf(p.metadata.labels);
+  for (const pc of pcs) {
+    if (pc.namespace === root || pc.spec.selector == null || pc.namespace !== p.namespace) continue;
+    const match = labelsOf(obj(pc.spec.selector).matchLabels);
+    if (Object.entries(match).every(([k, v]) => labels[k] === v) && typeOf(pc.spec)) variant = typeOf(pc.spec);
+  }
+  const anno = labelsOf(p.metadata.annotations)['proxy.istio.io/config'];
+  if (anno !== undefined) {
+    try {
+      const t = typeOf(parseYaml(anno) as unknown);
+      if (t) variant = t;
+    } catch {
+      // An unreadable annotation sets nothing, as for istiod.
+    }
+  }
+  return variant === 'default' ? '' : variant;
+}
+
+register({
+  name: 'injection.ImageAnalyzer',
+  description: 'Checks the image of auto-injection configured with the running proxies on pods',
+  inputs: ['Namespace', 'Pod', 'ConfigMap', 'MeshConfig', 'ProxyConfig'],
+  emits: [MSG.PodsIstioProxyImageMismatchInNamespace],
+  analyze({ snapshot, report }) {
+    const images = new Map<string, string>();
+    for (const cm of snapshot.of('ConfigMap')) if (cm.name.startsWith('istio-sidecar-injector')) images.set(cm.name, injectorImage(cm));
+    if (images.size === 0) return;
+    const revisionOf = new Map<string, string>();
+    for (const ns of snapshot.of('Namespace')) {
+      const l = labelsOf(ns.metadata.labels);
+      if (REV in l) revisionOf.set(ns.name, l[REV]);
+      else if (l['istio-injection'] === 'enabled') revisionOf.set(ns.name, 'default');
+    }
+    const mismatched = new Map<string, string[]>();
+    for (const p of snapshot.of('Pod')) {
+      if (p.group !== '') continue;
+      const rev = revisionOf.get(p.namespace);
+      if (rev === undefined || labelsOf(p.metadata.annotations)['sidecar.istio.io/proxyImage']) continue;
+      const want = images.get(rev === '' || rev === 'default' ? 'istio-sidecar-injector' : `istio-sidecar-injector-${rev}`);
+      if (want === undefined) continue;
+      const variant = imageType(p, snapshot);
+      for (const c of [...arr(p.spec.containers), ...arr(p.spec.initContainers)].map(obj)) {
+        if (str(c.name) !== 'istio-proxy') continue;
+        const image = str(c.image);
+        if (image !== want && image !== `${want}-${variant}`) {
+          if (!mismatched.has(p.namespace)) mismatched.set(p.namespace, []);
+          mismatched.get(p.namespace)!.push(p.name);
+        }
+      }
+    }
+    for (const [ns, pods] of mismatched) {
+      const nsr = snapshot.namespace(ns);
+      if (nsr) report(message(MSG.PodsIstioProxyImageMismatchInNamespace, nsr, [pods.sort()]));
     }
   },
 });
