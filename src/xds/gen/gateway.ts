@@ -35,6 +35,8 @@ export interface GatewayServer {
 export interface GatewayPort {
   /** The Gateway's port number (what clients of the gateway Service use). */
   port: number;
+  /** The address the listener binds (a server's `bind`, else 0.0.0.0). */
+  bind: string;
   /** The port the proxy listens on. */
   listenPort: number;
   servers: GatewayServer[];
@@ -52,19 +54,20 @@ const isHttpServer = (s: Server) => {
 };
 
 export function gatewayPorts(proxy: Proxy, push: PushContext): GatewayPort[] {
-  const byPort = new Map<number, GatewayPort>();
+  const byPort = new Map<string, GatewayPort>();
   for (const gw of push.gatewaysFor(proxy)) {
     for (const server of gw.spec.servers ?? []) {
       const port = server.port.number;
-      let gp = byPort.get(port);
+      const bind = server.bind ?? WildcardAddress;
+      let gp = byPort.get(`${bind}:${port}`);
       if (!gp) {
-        gp = { port, listenPort: listenPortFor(proxy, push, port, server.port.targetPort), servers: [] };
-        byPort.set(port, gp);
+        gp = { port, bind, listenPort: listenPortFor(proxy, push, port, server.port.targetPort), servers: [] };
+        byPort.set(`${bind}:${port}`, gp);
       }
       gp.servers.push({ gateway: gw, gatewayName: `${gw.namespace}/${gw.name}`, server });
     }
   }
-  return [...byPort.values()].sort((a, b) => a.port - b.port);
+  return [...byPort.values()].sort((a, b) => a.port - b.port || (a.bind < b.bind ? -1 : 1));
 }
 
 /** Gateway port → the container port, through the Service that selects the gateway pods. */
@@ -104,8 +107,9 @@ function serverHostsFor(gs: GatewayServer, vs: VirtualServiceConfig): string[] {
   return [...new Set(out)];
 }
 
+/** VirtualServices bound to the server's gateway, exported to its namespace, with an overlapping host. */
 function virtualServicesForServer(push: PushContext, gs: GatewayServer): VirtualServiceConfig[] {
-  return push.virtualServices.filter((vs) => vs.gateways.includes(gs.gatewayName) && (gs.server.hosts ?? []).some((h) => vs.hosts.some((vh) => hostsOverlap(serverHost(h).host, vh))));
+  return push.virtualServicesFor(gs.gateway.namespace, [gs.gatewayName]).filter((vs) => (gs.server.hosts ?? []).some((h) => vs.hosts.some((vh) => hostsOverlap(serverHost(h).host, vh))));
 }
 
 export function gatewayRouteConfigs(proxy: Proxy, push: PushContext): EnvoyJson[] {
@@ -183,7 +187,7 @@ function tcpFilter(proxy: Proxy, push: PushContext, port: number, vs: VirtualSer
 export function gatewayListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
   const out: EnvoyJson[] = [];
   for (const gp of gatewayPorts(proxy, push)) {
-    const name = listenerName(WildcardAddress, gp.listenPort);
+    const name = listenerName(gp.bind, gp.listenPort);
     const stat = `outbound_${name}`;
     const chains: EnvoyJson[] = [];
     const used = new Set<string>();
@@ -238,7 +242,7 @@ export function gatewayListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
       }
     }
     if (chains.length === 0) continue;
-    const l: Record<string, unknown> = { name, address: { socket_address: { address: WildcardAddress, port_value: gp.listenPort } } };
+    const l: Record<string, unknown> = { name, address: { socket_address: { address: gp.bind, port_value: gp.listenPort } } };
     if (needsTls) l.listener_filters = [tlsInspector()];
     l.filter_chains = chains;
     l.traffic_direction = 'OUTBOUND';

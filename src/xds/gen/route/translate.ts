@@ -194,6 +194,7 @@ export function translateRoute(ctx: RouteContext, vs: VirtualServiceConfig, r: H
   const out: Record<string, unknown> = {};
   if (name) out.name = name;
   out.match = translateRouteMatch(match);
+  if (match?.statPrefix) out.stat_prefix = match.statPrefix;
   out.metadata = { filter_metadata: { istio: { config: `/apis/networking.istio.io/v1/namespaces/${vs.namespace}/virtual-service/${vs.name}` } } };
   const ops = headerOperations(r.headers);
   let authority = ops.authority;
