@@ -16,6 +16,7 @@ import './analyzers/annotations.js';
 import './analyzers/destinationrule.js';
 import './analyzers/envoyfilter.js';
 import './analyzers/gateway.js';
+import './analyzers/webhooks.js';
 import './analyzers/pods.js';
 import './analyzers/schema.js';
 import './analyzers/security.js';
