@@ -41,6 +41,8 @@ export interface PushContextInit {
   mesh: MeshConfig;
   registry: RegistrySnapshot;
   version: string;
+  /** The registry-kind resources the snapshot was built from (for reuse by the next push). */
+  registryInputs?: readonly ConfigResource[];
 }
 
 const typed = <S>(r: ConfigResource): Typed<S> => ({ resource: r, spec: r.spec as unknown as S, name: r.name, namespace: r.namespace });
@@ -58,6 +60,7 @@ export class PushContext {
   readonly mesh: MeshConfig;
   readonly version: string;
   readonly registry: RegistrySnapshot;
+  readonly registryInputs: readonly ConfigResource[];
   /** Services sorted by hostname then creation (Kubernetes before ServiceEntry for the same host). */
   readonly services: readonly Service[];
   readonly servicesByHost: ReadonlyMap<string, readonly Service[]>;
@@ -80,6 +83,7 @@ export class PushContext {
     this.mesh = init.mesh;
     this.version = init.version;
     this.registry = init.registry;
+    this.registryInputs = init.registryInputs ?? [];
     const dns = init.mesh.dnsDomain;
     this.services = [...init.registry.services].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : a.creation - b.creation));
     const byHost = new Map<string, Service[]>();

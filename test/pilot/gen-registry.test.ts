@@ -210,3 +210,18 @@ test('virtual host domains: short names only from the same namespace, VIPs, no p
   assert.deepEqual(virtualHostDomains('reviews.default.svc.cluster.local', [], 'other', 'cluster.local'), ['reviews.default.svc.cluster.local', 'reviews.default.svc', 'reviews.default']);
   assert.deepEqual(virtualHostDomains('api.example.com', ['240.0.0.1', '10.0.0.0/8'], 'default', 'cluster.local'), ['api.example.com', '240.0.0.1']);
 });
+
+test('a push after a config-only change reuses the registry snapshot; a Service change rebuilds it', async () => {
+  const { buildPushContext, defaultMeshConfig } = await import('../../src/xds/gen/index.js');
+  const base = res([SVC, POD('web-v1-5d9c7b8f4d-abcde', '10.88.1.5')].join('---'));
+  const vs = res('apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, namespace: shop}\nspec: {hosts: [web], http: [{route: [{destination: {host: web}}]}]}');
+  const p1 = buildPushContext(base, defaultMeshConfig());
+  const p2 = buildPushContext([...base, ...vs], defaultMeshConfig(), p1);
+  assert.equal(p2.registry, p1.registry);
+  assert.equal(p2.virtualServices.length, 1);
+  const reparsed = res([SVC, POD('web-v1-5d9c7b8f4d-abcde', '10.88.1.5')].join('---'));
+  assert.equal(buildPushContext(reparsed, defaultMeshConfig(), p2).registry, p1.registry, 'equal content counts as unchanged');
+  const p3 = buildPushContext(res([SVC.replace('10.96.1.1', '10.96.1.2'), POD('web-v1-5d9c7b8f4d-abcde', '10.88.1.5')].join('---')), defaultMeshConfig(), p2);
+  assert.notEqual(p3.registry, p1.registry);
+  assert.deepEqual(p3.services[0].addresses, ['10.96.1.2']);
+});

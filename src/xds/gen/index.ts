@@ -7,6 +7,7 @@
  * that can change its output, so a push can skip types a change cannot touch.
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { ConfigResource } from '../../config/resource.js';
 import { PushContext } from '../../model/push-context.js';
 import { proxyFromNode, type Proxy } from '../../model/proxy.js';
@@ -39,14 +40,27 @@ let pushCounter = 0;
 
 /**
  * An immutable snapshot of `resources` (Istio config and Kubernetes objects) and the registry.
- * `previous` is accepted so a later version can reuse unchanged indexes; today each build is whole.
+ * With `previous`, an unchanged set of registry objects (Services, Pods, ServiceEntries ...)
+ * reuses its registry snapshot; config indexes are rebuilt (they are cheap).
  */
 export function buildPushContext(resources: ConfigResource[], mesh: MeshConfig, previous?: PushContext, opts: BuildOptions = {}): PushContext {
   resources = latestOfEach(resources);
-  const registry = opts.registry ?? snapshotFromResources(resources, mesh.dnsDomain);
+  const registryInputs = resources.filter((r) => REGISTRY_KINDS.includes(r.kind));
+  let registry = opts.registry;
+  if (!registry) {
+    // Config-only changes (a VirtualService edited) keep the previous registry snapshot.
+    const same = previous && previous.mesh.dnsDomain === mesh.dnsDomain && sameResources(previous.registryInputs, registryInputs);
+    registry = same ? previous.registry : snapshotFromResources(resources, mesh.dnsDomain);
+  }
   const seq = ++pushCounter;
-  const version = `${new Date().toISOString()}/${seq}${previous ? '' : ''}`;
-  return new PushContext({ resources, mesh, registry, version });
+  const version = `${new Date().toISOString()}/${seq}`;
+  return new PushContext({ resources, mesh, registry, version, registryInputs });
+}
+
+function sameResources(a: readonly ConfigResource[], b: readonly ConfigResource[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && a[i].raw !== b[i].raw && !isDeepStrictEqual(a[i].raw, b[i].raw)) return false;
+  return true;
 }
 
 /**
