@@ -120,6 +120,13 @@ export class HttpStream {
     stats.downstream_rq_active.value++;
     this.res.on('close', () => this.onDownstreamClose());
     this.req.on('end', () => { this.requestComplete = true; });
+    // Requests Envoy's HTTP/1 codec refuses (same status, body and connection close).
+    if (this.req.httpVersionMajor === 1) {
+      if (h[':authority'] === '' && this.req.httpVersionMinor === 1) return this.localReply({ status: 400, body: '', flag: 'DPE', details: 'http1.missing_host_header' }, false, undefined, true);
+      const te = h['transfer-encoding'];
+      if (te !== undefined && String(te).toLowerCase() !== 'chunked') return this.localReply({ status: 501, body: 'Not Implemented', flag: 'DPE', details: 'http1.invalid_transfer_encoding' }, false, undefined, true);
+      if (this.req.rawHeaders.length / 2 > cfg.maxHeadersCount) return this.localReply({ status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.too_many_headers' }, false, undefined, true);
+    }
 
     // x-forwarded-for / x-forwarded-proto / x-envoy-internal, as the connection manager does.
     let internal = false;
@@ -157,7 +164,7 @@ export class HttpStream {
     let frag = rawPath.indexOf('#');
     if (frag >= 0) {
       // Fragments never go upstream: Envoy rejects them, or strips them when the runtime says so.
-      if (runtime.rejectPathWithFragment) return this.localReply({ status: 400, body: 'Bad Request', details: 'http1.codec_error' });
+      if (runtime.rejectPathWithFragment) return this.localReply({ status: 400, body: '', flag: 'DPE', details: 'http1.invalid_url' }, false, undefined, true);
       rawPath = rawPath.slice(0, frag);
       h[':path'] = rawPath;
       frag = -1;
@@ -217,8 +224,9 @@ export class HttpStream {
   }
 
   /** Answers locally (Envoy's sendLocalReply): text/plain body, response header mutations when routed. */
-  localReply(spec: LocalReplySpec, routed = false, extra?: Headers): void {
+  localReply(spec: LocalReplySpec, routed = false, extra?: Headers, closeConnection = false): void {
     const res = this.res;
+    if (closeConnection && this.req.httpVersionMajor === 1) (res as ServerResponse).shouldKeepAlive = false;
     const si = this.si;
     if (spec.flag) si.setFlag(spec.flag);
     si.responseCodeDetails = spec.details;

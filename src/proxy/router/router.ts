@@ -342,7 +342,8 @@ class UpstreamRouter {
     });
     upRes.on('aborted', () => {
       host.active--;
-      si.setFlag('UC');
+      // The upstream closed before the body it announced was complete: Envoy calls that a protocol error.
+      si.setFlag('UPE');
       this.release();
       s.resetDownstream();
     });

@@ -20,6 +20,7 @@ interface ConnState {
   info: ConnectionInfo;
   active: number;
   closeAfter?: boolean;
+  streams?: Set<HttpStream>;
 }
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n');
@@ -43,7 +44,8 @@ export class HttpConnectionManager {
         keepAliveTimeout: Math.min(cfg.idleTimeoutMs, 2 ** 31 - 1),
         noDelay: true,
       } as never);
-      h1.maxHeadersCount = cfg.maxHeadersCount;
+      h1.maxHeadersCount = cfg.maxHeadersCount + 1; // one more, so the stream can see "too many" and answer 431
+      h1.on('connect', (req: IncomingMessage, socket: Socket) => this.onConnect(req, socket as TaggedSocket));
       h1.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, req.socket as TaggedSocket));
       h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TaggedSocket));
       this.h1 = h1;
@@ -98,25 +100,56 @@ export class HttpConnectionManager {
     const st = socket[CONN];
     if (!st) return void res.destroy();
     st.active++;
+    const stream = new HttpStream(req, res, this.cfg, this.env, st.info, this.stats);
+    (st.streams ??= new Set()).add(stream);
     if (req.httpVersionMajor === 2) this.stats.downstream_rq_http2_total.value++;
     else this.stats.downstream_rq_http1_total.value++;
     if (this.draining && req.httpVersionMajor !== 2) (res as ServerResponse).shouldKeepAlive = false;
     res.once('close', () => {
       st.active--;
+      st.streams!.delete(stream);
       if (st.closeAfter && st.active === 0) socket.destroySoon();
       if (this.draining && st.active === 0 && req.httpVersionMajor !== 2) socket.end();
     });
-    new HttpStream(req, res, this.cfg, this.env, st.info, this.stats).run();
+    stream.run();
+  }
+
+  /** CONNECT: no route matches it (connect_matcher is not supported): Envoy's 404, connection closed. */
+  private onConnect(req: IncomingMessage, socket: TaggedSocket): void {
+    const st = socket[CONN];
+    const si = new StreamInfo();
+    si.protocol = 'HTTP/1.1';
+    si.requestHeaders = { ...req.headers, ':method': 'CONNECT', ':authority': req.url ?? '' };
+    si.responseCode = 404;
+    si.setFlag('NR');
+    if (st) {
+      si.downstreamRemoteAddress = st.info.remote;
+      si.downstreamLocalAddress = st.info.local;
+    }
+    this.stats.no_route.value++;
+    socket.end(`HTTP/1.1 404 Not Found\r\nserver: ${this.cfg.serverName}\r\ndate: ${new Date().toUTCString()}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    si.finish();
+    for (const l of this.cfg.accessLogs ?? []) l(si);
   }
 
   /** Codec errors (malformed request, oversized headers): Envoy answers and closes, logging DPE. */
   private onClientError(err: NodeJS.ErrnoException, socket: TaggedSocket): void {
     this.stats.downstream_cx_protocol_error.value++;
-    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-    const text = code === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    // Envoy's codec answers: 431 header overflow, 426 unknown HTTP version, 501 transfer-encoding, else 400.
+    const reason = (err as { reason?: string }).reason ?? '';
+    const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : reason === 'Invalid HTTP version' ? 426 : reason.startsWith('Invalid `Transfer-Encoding`') ? 501 : 400;
+    const text = { 431: 'Request Header Fields Too Large', 426: 'Upgrade Required', 501: 'Not Implemented', 400: 'Bad Request' }[code]!;
     const st = socket[CONN];
     if (st && st.active > 0) {
-      // Garbage after a request still in flight: finish that response, then close (as Envoy).
+      const broken = [...(st.streams ?? [])].find((s) => !s.req.complete && !s.res.headersSent);
+      if (broken) {
+        // The body of the request in flight is malformed: answer it (routed: Envoy applies its response headers) and close.
+        broken.onReset?.();
+        broken.localReply({ status: 400, body: 'Bad Request', flag: 'DPE', details: 'http1.codec_error' }, true, undefined, true);
+        socket.destroySoon();
+        return;
+      }
+      // Garbage after a complete request still in flight: finish that response, then close (as Envoy).
       st.closeAfter = true;
       return;
     }
