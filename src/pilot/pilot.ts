@@ -18,6 +18,7 @@ import type { PushRequest, XdsGenerator } from '../xds/server/generator.js';
 import { XdsServer, type AckEvent, type PushEvent } from '../xds/server/server.js';
 import { diffConfig, DirectoryWatcher, readConfigDir, type ConfigSnapshot, type RejectedConfig } from './config-source.js';
 import { Debouncer } from './debounce.js';
+import { withProxylessGrpc } from './grpcgen.js';
 import { DebugServer } from './debug.js';
 import { PilotMetrics } from './metrics.js';
 
@@ -66,7 +67,8 @@ export interface PushRecord {
   events: number;
 }
 
-export const sparGenerator: XdsGenerator<Proxy, PushContext> = { proxyFromNode, generate, configKindsAffecting };
+/** The generators: src/xds/gen for Envoy and Spar proxies, with proxyless gRPC nodes translated. */
+export const sparGenerator: XdsGenerator<Proxy, PushContext> = withProxylessGrpc<Proxy, PushContext>({ proxyFromNode, generate, configKindsAffecting });
 
 export class Pilot {
   readonly server: XdsServer<Proxy, PushContext>;
