@@ -126,3 +126,16 @@ test('cel-go conversions and the strings extension', () => {
   assert.equal(evalCel('duration("1d")'), 'error: time: unknown unit "d" in duration "1d"');
   assert.equal(evalCel('"ab-1".matches("^[a-z]+-[0-9]$")'), true);
 });
+
+test('Kubernetes IP and CIDR libraries (netip rules: no zones, no IPv4-mapped IPv6, canonical forms)', () => {
+  const yes = ['isIP("1.2.3.4")', 'isIP("2001:db8::1")', '!isIP("01.2.3.4")', '!isIP("::ffff:1.2.3.4")', '!isIP("fe80::1%eth0")',
+    'ip("::1").isLoopback()', 'ip("10.0.0.1").isGlobalUnicast()', 'ip("fe80::1").isLinkLocalUnicast()', 'ip("224.0.0.1").isLinkLocalMulticast()',
+    'ip("0.0.0.0").isUnspecified()', 'ip("1.2.3.4").family() == 4', 'ip.isCanonical("2001:db8::1")', '!ip.isCanonical("2001:DB8::1")',
+    'string(ip("2001:DB8:0:0:0:0:0:1")) == "2001:db8::1"', 'string(ip("1:0:0:1:0:0:0:1")) == "1:0:0:1::1"',
+    'cidr("10.0.0.0/8").containsIP("10.1.2.3")', '!cidr("10.0.0.0/8").containsIP(ip("11.1.2.3"))', 'cidr("10.0.0.0/8").containsCIDR("10.1.0.0/16")',
+    '!cidr("10.0.0.0/16").containsCIDR(cidr("10.0.0.0/8"))', 'string(cidr("10.1.0.0/8").masked()) == "10.0.0.0/8"', 'cidr("::/0").prefixLength() == 0',
+    'string(cidr("1.2.3.4/24").ip()) == "1.2.3.4"', '!isCIDR("1.2.3.4/33")', 'isCIDR("2001:db8::/32")'];
+  for (const e of yes) assert.equal(evalCel(e), true, e);
+  assert.equal(evalCel('ip("x")'), 'error: IP Address "x" parse error during conversion from string: ParseAddr("x"): unable to parse IP');
+  assert.equal(evalCel('string(1) == "1" && int(2.0) == 2'), true, 'overloads added for maps leave the standard ones in place');
+});

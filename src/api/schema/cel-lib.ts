@@ -9,7 +9,8 @@
  *   `@bufbuild/cel/ext` ships;
  * - `int(string)` with cel-go's error text ("type conversion error from 'string' to 'int'"),
  *   which Istio's own validation tests match on;
- * - `duration(string)` with Go's `time.ParseDuration` rules and texts (go-duration.ts).
+ * - `duration(string)` with Go's `time.ParseDuration` rules and texts (go-duration.ts);
+ * - the IP and CIDR libraries (cel-net.ts).
  *
  * `matches()` (RE2), `size()`, `has()`, the macros and the rest of the standard
  * library come with `@bufbuild/cel`. A URL value is a CEL map holding its parts under keys the
@@ -20,6 +21,7 @@ import { celFunc, celMethod, CelScalar, mapType, listType, objectType, type CelF
 import { strings } from '@bufbuild/cel/ext';
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema } from '@bufbuild/protobuf/wkt';
+import { netCelFunctions } from './cel-net.js';
 import { goParseDuration } from './go-duration.js';
 import { goParseRequestURI, goParseURL, hostname, port, type GoURL } from './go-url.js';
 
@@ -106,4 +108,4 @@ const durationFromString = celFunc('duration', [CelScalar.STRING], objectType(Du
 });
 
 /** Every function Spar adds to the standard CEL environment for CRD rules. */
-export const kubernetesCelFunctions: CelFunc[] = [...strings, ...url, intFromString, durationFromString];
+export const kubernetesCelFunctions: CelFunc[] = [...strings, ...url, ...netCelFunctions, intFromString, durationFromString];

@@ -41,7 +41,8 @@ export function compileCel(expr: string): Program | string {
   let out: Program | string;
   try {
     const parsed = parse(expr);
-    const unbound = calledFunctions(parsed.expr).filter((f) => !SPECIAL_FORMS.has(f) && !env?.funcs.find(f));
+    const bound = (name: string) => SPECIAL_FORMS.has(name) || env?.funcs.find(name) !== undefined;
+    const unbound = calledFunctions(parsed.expr).filter((c) => !bound(c.name) && !(c.qualified && bound(c.qualified))).map((c) => c.name);
     if (unbound.length > 0) throw new Error(`unbound function: ${unbound.join(', ')}`);
     const p = plan(env, parsed);
     out = (b) => {
@@ -61,13 +62,23 @@ export function compileCel(expr: string): Program | string {
 /** Operators the planner evaluates itself (short-circuiting), not through the function table. */
 const SPECIAL_FORMS = new Set(['_&&_', '_||_', '_?_:_', '_[_]', '_[?_]', '_?._', '@not_strictly_false', '__not_strictly_false__']);
 
-/** Names of every function an expression calls (the AST is plain protobuf-es message objects). */
-function calledFunctions(node: unknown, out: string[] = []): string[] {
+interface Call {
+  name: string;
+  /** `ip.isCanonical` for `ip.isCanonical(x)`: a namespaced function, if the target is an identifier. */
+  qualified?: string;
+}
+
+/** Every function an expression calls (the AST is plain protobuf-es message objects). */
+function calledFunctions(node: unknown, out: Call[] = []): Call[] {
   if (Array.isArray(node)) {
     for (const n of node) calledFunctions(n, out);
   } else if (node && typeof node === 'object' && !(node instanceof Uint8Array)) {
-    const o = node as { case?: unknown; value?: { function?: unknown } };
-    if (o.case === 'callExpr' && typeof o.value?.function === 'string') out.push(o.value.function);
+    const o = node as { case?: unknown; value?: { function?: unknown; target?: { exprKind?: { case?: unknown; value?: { name?: unknown } } } } };
+    if (o.case === 'callExpr' && typeof o.value?.function === 'string') {
+      const t = o.value.target?.exprKind;
+      const ns = t?.case === 'identExpr' && typeof t.value?.name === 'string' ? t.value.name : undefined;
+      out.push({ name: o.value.function, qualified: ns ? `${ns}.${o.value.function}` : undefined });
+    }
     for (const v of Object.values(node)) if (typeof v === 'object') calledFunctions(v, out);
   }
   return out;
