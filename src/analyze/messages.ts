@@ -46,6 +46,7 @@ export const MSG = {
     "Port name %s (port: %d, targetPort: %s) doesn't follow the naming convention of Istio port."),
   NamespaceMultipleInjectionLabels: t('IST0123', 'NamespaceMultipleInjectionLabels', 'Warning',
     'The namespace has more than one type of injection labels %v, which may lead to undefined behavior. Make sure only one injection label exists.'),
+  InvalidAnnotation: t('IST0125', 'InvalidAnnotation', 'Warning', 'Invalid annotation %s: %s'),
   NoMatchingWorkloadsFound: t('IST0127', 'NoMatchingWorkloadsFound', 'Warning', 'No matching workloads for this resource with the following labels: %s'),
   NoServerCertificateVerificationDestinationLevel: t('IST0128', 'NoServerCertificateVerificationDestinationLevel', 'Warning',
     'DestinationRule %s in namespace %s has TLS mode set to %s but no caCertificates are set to validate server identity for host: %s'),
@@ -103,6 +104,8 @@ export const MSG = {
     'The host %s defined in the DestinationRule does not match any services in the mesh.'),
   JwksUriFetchUnrestricted: t('IST0175', 'JwksUriFetchUnrestricted', 'Warning',
     'BLOCKED_CIDRS_IN_JWKS_URIS is not configured but %d RequestAuthentication resource(s) exist (%s). Consider configuring it to restrict JWKS URI fetches to trusted networks.'),
+  GatewayAPICRDVersionBelowMinimum: t('IST0176', 'GatewayAPICRDVersionBelowMinimum', 'Warning',
+    'Gateway API CRD %q is at version %q but Istio requires at least %q; resources of this kind will not be processed. Upgrade the Gateway API CRDs to satisfy the minimum version.'),
   ConflictingServiceEntryProtocol: t('IST0177', 'ConflictingServiceEntryProtocol', 'Warning',
     'Multiple ServiceEntries (%s) define the same host %q and port %d with conflicting protocols (%s).'),
 } as const satisfies Record<string, MessageType>;

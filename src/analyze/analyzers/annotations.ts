@@ -2,7 +2,8 @@
  * Istio annotations on Kubernetes resources (Istio's analyzers/annotations): unknown names in an
  * `*istio.io/` domain (IST0108), annotations on a kind they do not apply to (IST0107) and
  * deprecated ones (IST0135). The table is Istio's annotation catalogue (istio/api
- * annotation/annotations.yaml): name, deprecated, and the kinds each applies to.
+ * annotation/annotations.yaml): name, deprecated, and the kinds each applies to. Values the
+ * injector would reject are IST0125 (the checks of pkg/kube/inject/validate.go, with Go's error texts).
  */
 import { register } from '../analyzer.js';
 import { MSG, message } from '../messages.js';
@@ -83,6 +84,39 @@ const ANNOTATIONS: Record<string, [string[], boolean?]> = {
   'sidecar.istio.io/statsCompression': [POD, DEPRECATED],
 };
 
+const goSyntax = (fn: string, v: string, why = 'invalid syntax') => `strconv.${fn}: parsing ${JSON.stringify(v)}: ${why}`;
+
+function uint(v: string, bits: number): string | undefined {
+  if (!/^\d+$/.test(v)) return goSyntax('ParseUint', v);
+  return BigInt(v) >= 2n ** BigInt(bits) ? goSyntax('ParseUint', v, 'value out of range') : undefined;
+}
+
+function portList(param: string, v: string): string | undefined {
+  const t = v.trim();
+  if (t === '') return undefined;
+  for (const p of t.split(',')) {
+    const e = uint(p.trim(), 16);
+    if (e) return `${param} invalid: failed parsing port '${p}': failed parsing port '${p}': ${e}`;
+  }
+  return undefined;
+}
+
+/** The injector's checks of annotation values: the error text, or undefined when valid. */
+const VALUE_CHECKS: Record<string, (v: string) => string | undefined> = {
+  'sidecar.istio.io/interceptionMode': (v) => (['REDIRECT', 'TPROXY', 'NONE'].includes(v) ? undefined : `interceptionMode invalid, use REDIRECT,TPROXY,NONE: ${v}`),
+  'status.sidecar.istio.io/port': (v) => {
+    const e = uint(v.trim(), 16);
+    return e ? `excludeInboundPorts invalid: failed parsing port '${v}': ${e}` : undefined;
+  },
+  'readiness.status.sidecar.istio.io/initialDelaySeconds': (v) => uint(v, 32),
+  'readiness.status.sidecar.istio.io/periodSeconds': (v) => uint(v, 32),
+  'readiness.status.sidecar.istio.io/failureThreshold': (v) => uint(v, 32),
+  'traffic.sidecar.istio.io/includeInboundPorts': (v) => (v === '*' ? undefined : portList('includeInboundPorts', v)),
+  'traffic.sidecar.istio.io/excludeInboundPorts': (v) => portList('excludeInboundPorts', v),
+  'traffic.sidecar.istio.io/excludeOutboundPorts': (v) => portList('excludeOutboundPorts', v),
+  'prometheus.istio.io/merge-metrics': (v) => (['1', 't', 'T', 'TRUE', 'true', 'True', '0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v) ? undefined : goSyntax('ParseBool', v)),
+};
+
 /** Set by Istio itself; never worth a message. */
 const ALWAYS_IGNORED = new Set(['sidecar.istio.io/status', 'gateway.istio.io/controller-version', 'istio.io/rev']);
 
@@ -95,7 +129,7 @@ register({
   name: 'annotations.K8sAnalyzer',
   description: 'Checks for misplaced and invalid Istio annotations in Kubernetes resources',
   inputs: ['Namespace', 'Service', 'Pod', 'Deployment'],
-  emits: [MSG.UnknownAnnotation, MSG.MisplacedAnnotation, MSG.DeprecatedAnnotation],
+  emits: [MSG.UnknownAnnotation, MSG.MisplacedAnnotation, MSG.DeprecatedAnnotation, MSG.InvalidAnnotation],
   analyze({ snapshot, report }) {
     for (const kind of ['Namespace', 'Service', 'Pod', 'Deployment']) {
       for (const r of snapshot.of(kind)) {
@@ -116,7 +150,12 @@ register({
             report(message(MSG.DeprecatedAnnotation, r, [ann, extra], path));
           }
           if (kinds.includes('Any')) continue;
-          if (!kinds.includes(kind)) report(message(MSG.MisplacedAnnotation, r, [ann, kinds.join(', ')], path));
+          if (!kinds.includes(kind)) {
+            report(message(MSG.MisplacedAnnotation, r, [ann, kinds.join(', ')], path));
+            continue;
+          }
+          const problem = VALUE_CHECKS[ann]?.(annos[ann]);
+          if (problem) report(message(MSG.InvalidAnnotation, r, [ann, problem], path));
         }
       }
     }

@@ -2,7 +2,8 @@
  * Analyzers about workloads and the Services in front of them (Istio's analyzers/sidecar,
  * deployment, service and k8sgateway): Sidecar selectors (IST0101, IST0110, IST0111, IST0167),
  * Deployments behind Services that disagree on a port (IST0116, IST0137), Service port names
- * (IST0118, IST0150), and policies that select a Gateway API gateway's pods (IST0166).
+ * (IST0118, IST0150), policies that select a Gateway API gateway's pods (IST0166), and Gateway API
+ * CRDs older than Istio supports (IST0176).
  */
 import type { ConfigResource } from '../../config/resource.js';
 import { register } from '../analyzer.js';
@@ -212,6 +213,34 @@ register({
           if (selectorMatches(match, p.labels)) report(message(MSG.IneffectiveSelector, r, [p.labels[GATEWAY_NAME_LABEL]], ['spec', 'selector']));
         }
       }
+    }
+  },
+});
+
+/** The oldest Gateway API bundle each CRD must come from for Istio to process it (pkg/config/schema/gatewayapi). */
+const MINIMUM_CRD_VERSIONS: Record<string, [number, number, number]> = {
+  'grpcroutes.gateway.networking.k8s.io': [1, 1, 0],
+  'backendtlspolicies.gateway.networking.k8s.io': [1, 4, 0],
+  'tlsroutes.gateway.networking.k8s.io': [1, 5, 0],
+  'tcproutes.gateway.networking.k8s.io': [1, 6, 0],
+};
+
+register({
+  name: 'k8sgateway.CRDVersionAnalyzer',
+  description: 'Checks Gateway API CRDs are at the minimum version required by this Istio version',
+  inputs: ['CustomResourceDefinition'],
+  emits: [MSG.GatewayAPICRDVersionBelowMinimum],
+  analyze({ snapshot, report }) {
+    for (const crd of snapshot.of('CustomResourceDefinition')) {
+      const min = MINIMUM_CRD_VERSIONS[crd.name];
+      const bundle = labelsOf(crd.metadata.annotations)['gateway.networking.k8s.io/bundle-version'];
+      if (!min || bundle === undefined) continue;
+      const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.exec(bundle);
+      if (!m) continue;
+      const v = [Number(m[1]), Number(m[2] ?? 0), Number(m[3] ?? 0)];
+      const below = v[0] !== min[0] ? v[0] < min[0] : v[1] !== min[1] ? v[1] < min[1] : v[2] < min[2];
+      const installed = `${v.join('.')}${m[4] ?? ''}${m[5] ?? ''}`;
+      if (below) report(message(MSG.GatewayAPICRDVersionBelowMinimum, crd, [crd.name, installed, min.join('.')], ['metadata', 'annotations', 'gateway.networking.k8s.io/bundle-version']));
     }
   },
 });
