@@ -79,3 +79,41 @@ export function firstSelectorKey(selector: string): string {
   const i = selector.indexOf('=');
   return i < 0 ? '' : selector.slice(0, i);
 }
+
+/**
+ * A Kubernetes LabelSelector (`matchLabels` and `matchExpressions`) against labels; an absent
+ * selector matches everything, an invalid one (unknown operator, `In` without values) nothing.
+ */
+export function labelSelectorMatches(selector: unknown, labels: Labels | undefined): boolean {
+  if (selector == null) return true;
+  if (typeof selector !== 'object' || Array.isArray(selector)) return false;
+  const sel = selector as { matchLabels?: unknown; matchExpressions?: unknown };
+  const l = labels ?? {};
+  const has = (k: string) => Object.prototype.hasOwnProperty.call(l, k);
+  if (sel.matchLabels && typeof sel.matchLabels === 'object') {
+    for (const [k, v] of Object.entries(sel.matchLabels as Record<string, unknown>)) if (!has(k) || l[k] !== String(v)) return false;
+  }
+  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
+    const x = (e ?? {}) as { key?: unknown; operator?: unknown; values?: unknown };
+    const key = String(x.key ?? '');
+    const values = Array.isArray(x.values) ? x.values.map(String) : [];
+    switch (x.operator) {
+      case 'In':
+        if (values.length === 0 || !has(key) || !values.includes(l[key])) return false;
+        break;
+      case 'NotIn':
+        if (values.length === 0) return false;
+        if (has(key) && values.includes(l[key])) return false;
+        break;
+      case 'Exists':
+        if (values.length > 0 || !has(key)) return false;
+        break;
+      case 'DoesNotExist':
+        if (values.length > 0 || has(key)) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}

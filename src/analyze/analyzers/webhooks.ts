@@ -1,13 +1,16 @@
 /**
- * Istio's webhook configurations in a remote cluster (Istio's analyzers/externalcontrolplane):
- * each injector and validator webhook must reach the external control plane by URL or Service
- * (IST0163), preferably by host name rather than IP address (IST0164).
+ * Istio's webhook configurations: in a remote cluster each injector and validator webhook must
+ * reach the external control plane by URL or Service (IST0163), preferably by host name rather
+ * than IP address (IST0164) (Istio's analyzers/externalcontrolplane); injector webhooks must not
+ * overlap nor name a missing Service (IST0139, analyzers/webhook); and `image: auto` workloads
+ * must match an injector (IST0146, IST0147, analyzers/injection/image-auto.go).
  */
 import { isIP } from 'node:net';
 import type { ConfigResource } from '../../config/resource.js';
 import { register } from '../analyzer.js';
-import { MSG, message } from '../messages.js';
-import { arr, obj, str } from '../values.js';
+import { labelSelectorMatches, type Labels } from '../hosts.js';
+import { MSG, fullName, message } from '../messages.js';
+import { arr, labelsOf, obj, str } from '../values.js';
 
 /** The host of a webhook URL, brackets of an IPv6 literal removed; undefined when it does not parse. */
 function hostOf(url: string): string | undefined {
@@ -43,5 +46,87 @@ register({
       if (r.name === 'istiod-default-validator' || r.name.startsWith('istio-validator')) check(r);
     }
     for (const r of snapshot.of('MutatingWebhookConfiguration')) if (r.name.startsWith('istio-sidecar-injector')) check(r);
+  },
+});
+
+const REV = 'istio.io/rev';
+
+/** Revisions a MutatingWebhookConfiguration serves: its label and its selectors' `istio.io/rev` terms. */
+function revisionsOf(r: ConfigResource): string[] {
+  const revs = new Set<string>();
+  const label = labelsOf(r.metadata.labels)[REV];
+  if (label !== undefined) revs.add(label);
+  for (const h of arr(r.raw.webhooks).map(obj)) {
+    for (const sel of [obj(h.namespaceSelector), obj(h.objectSelector)]) {
+      const ml = labelsOf(sel.matchLabels)[REV];
+      if (ml !== undefined) revs.add(ml);
+      for (const e of arr(sel.matchExpressions).map(obj)) if (str(e.key) === REV) for (const v of arr(e.values)) revs.add(str(v));
+    }
+  }
+  return [...revs];
+}
+
+register({
+  name: 'webhook.Analyzer',
+  description: 'Checks the validity of Istio webhooks',
+  inputs: ['MutatingWebhookConfiguration', 'Service'],
+  emits: [MSG.InvalidWebhook],
+  analyze({ snapshot, report }) {
+    const hooks: { id: string; r: ConfigResource; i: number; h: Record<string, unknown> }[] = [];
+    const revisions = new Set<string>();
+    for (const r of snapshot.of('MutatingWebhookConfiguration')) {
+      const revs = revisionsOf(r);
+      const list = arr(r.raw.webhooks).map(obj);
+      if (revs.length === 0 && !list.some((h) => str(h.name).endsWith('istio.io'))) continue;
+      list.forEach((h, i) => hooks.push({ id: `${fullName(r)}/${str(h.name)}`, r, i, h }));
+      revs.forEach((v) => revisions.add(v));
+    }
+    // Every namespace and pod labelling a user might choose, with and without each revision.
+    const variants = (key: string): Labels[] => {
+      const base: Labels[] = [{}, { [key]: key === 'istio-injection' ? 'enabled' : 'true' }, { [key]: key === 'istio-injection' ? 'disabled' : 'false' }];
+      return [...base, ...[...revisions].flatMap((rev) => base.map((b) => ({ ...b, [REV]: rev })))];
+    };
+    for (const nl of variants('istio-injection')) {
+      for (const ol of variants('sidecar.istio.io/inject')) {
+        const matches = hooks.filter((w) => labelSelectorMatches(w.h.namespaceSelector, nl) && labelSelectorMatches(w.h.objectSelector, ol));
+        if (matches.length < 2) continue;
+        for (const m of matches) {
+          const others = matches.filter((o) => o !== m).map((o) => o.id).sort();
+          report(message(MSG.InvalidWebhook, m.r, [`Webhook overlaps with others: [${others.join(' ')}]. This may cause injection to occur twice.`], ['webhooks', m.i]));
+        }
+      }
+    }
+    // Without Services in the input there is nothing to look the injector's Service up in.
+    if (!snapshot.has.services) return;
+    for (const w of hooks) {
+      const svc = obj(obj(w.h.clientConfig).service);
+      if (w.h.clientConfig == null || obj(w.h.clientConfig).service == null) continue;
+      const [ns, name] = [str(svc.namespace), str(svc.name)];
+      if (snapshot.find('Service', ns, name)) continue;
+      report(message(MSG.InvalidWebhook, w.r, [`Injector refers to a control plane service that does not exist: ${ns ? `${ns}/` : ''}${name}.`], ['webhooks', w.i, 'clientConfig', 'service']));
+    }
+  },
+});
+
+register({
+  name: 'injection.ImageAutoAnalyzer',
+  description: 'Makes sure that Pods and Deployments with `image: auto` are going to be injected',
+  inputs: ['Namespace', 'Pod', 'Deployment', 'MutatingWebhookConfiguration'],
+  emits: [MSG.ImageAutoWithoutInjectionWarning, MSG.ImageAutoWithoutInjectionError],
+  analyze({ snapshot, report }) {
+    const autoImage = (spec: Record<string, unknown>) => arr(spec.containers).map(obj).some((c) => str(c.name) === 'istio-proxy' && str(c.image) === 'auto');
+    const injectors = snapshot.of('MutatingWebhookConfiguration').flatMap((r) => arr(r.raw.webhooks).map(obj)).filter((h) => str(h.name).endsWith('istio.io'));
+    // A running Pod with `image: auto` was not injected: its proxy cannot start.
+    for (const p of snapshot.of('Pod')) if (p.group === '' && autoImage(p.spec)) report(message(MSG.ImageAutoWithoutInjectionError, p, ['Pod', p.name]));
+    for (const d of snapshot.of('Deployment')) {
+      const tpl = obj(d.spec.template);
+      if (!autoImage(obj(tpl.spec))) continue;
+      const ns = snapshot.namespace(d.namespace || 'default');
+      const nsLabels = ns ? labelsOf(ns.metadata.labels) : undefined;
+      const podLabels = labelsOf(obj(tpl.metadata).labels);
+      if (!injectors.some((h) => labelSelectorMatches(h.namespaceSelector, nsLabels) && labelSelectorMatches(h.objectSelector, podLabels))) {
+        report(message(MSG.ImageAutoWithoutInjectionWarning, d, ['Deployment', d.name]));
+      }
+    }
   },
 });
