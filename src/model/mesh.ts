@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import type { LoadBalancerSettings } from '../api/types.js';
+import type { HTTPRetry, LoadBalancerSettings } from '../api/types.js';
 
 export interface ProxyDefaults {
   /** `istiod.istio-system.svc:15012`. */
@@ -36,6 +36,10 @@ export interface MeshConfig {
   defaultDestinationRuleExportTo: string[];
   /** `/dev/stdout` turns on Envoy's access log (Istio's default profile leaves it empty). */
   accessLogFile: string;
+  /** Retry policy for HTTP routes without one (Istio: 2 attempts on connection failures when unset). */
+  defaultHttpRetryPolicy?: HTTPRetry;
+  /** `UPGRADE` turns HTTP/1.1 to upstreams into HTTP/2 mesh-wide (DestinationRules may override). */
+  h2UpgradePolicy: 'DO_NOT_UPGRADE' | 'UPGRADE';
   /** Refresh rate for DNS clusters (`60s`). */
   dnsRefreshRate: string;
   ingressClass: string;
@@ -57,6 +61,7 @@ export function defaultMeshConfig(): MeshConfig {
     defaultVirtualServiceExportTo: ['*'],
     defaultDestinationRuleExportTo: ['*'],
     accessLogFile: '',
+    h2UpgradePolicy: 'DO_NOT_UPGRADE',
     dnsRefreshRate: '60s',
     ingressClass: 'istio',
     ingressService: 'istio-ingressgateway',
@@ -93,6 +98,8 @@ export function meshConfigFrom(raw: Raw): MeshConfig {
     defaultDestinationRuleExportTo: strs(raw.defaultDestinationRuleExportTo, d.defaultDestinationRuleExportTo),
     accessLogFile: typeof raw.accessLogFile === 'string' ? raw.accessLogFile : d.accessLogFile,
     dnsRefreshRate: str(raw.dnsRefreshRate, d.dnsRefreshRate),
+    h2UpgradePolicy: raw.h2UpgradePolicy === 'UPGRADE' ? 'UPGRADE' : 'DO_NOT_UPGRADE',
+    ...(raw.defaultHttpRetryPolicy && typeof raw.defaultHttpRetryPolicy === 'object' ? { defaultHttpRetryPolicy: raw.defaultHttpRetryPolicy as HTTPRetry } : {}),
     ingressClass: str(raw.ingressClass, d.ingressClass),
     ingressService: str(raw.ingressService, d.ingressService),
     defaultConfig: {

@@ -76,6 +76,7 @@ export class PushContext {
   /** DestinationRules by exact host, and those with wildcard hosts. */
   private readonly drByHost = new Map<string, DestinationRuleConfig[]>();
   private readonly drWildcards: DestinationRuleConfig[] = [];
+  private readonly drSelected: DestinationRuleConfig[] = [];
   private readonly drCache = new Map<string, DestinationRuleConfig | undefined>();
   private readonly vsCache = new Map<string, VirtualServiceConfig[]>();
 
@@ -131,6 +132,10 @@ export class PushContext {
     this.delegates = delegates;
     this.destinationRules = drs;
     for (const dr of drs) {
+      if (dr.spec.workloadSelector?.matchLabels) {
+        this.drSelected.push(dr);
+        continue;
+      }
       if (dr.host.startsWith('*')) this.drWildcards.push(dr);
       else {
         const list = this.drByHost.get(dr.host);
@@ -231,7 +236,12 @@ export class PushContext {
    * proxy's namespace, then the service's namespace, then the root namespace; within each, an
    * exact host before the most specific wildcard.
    */
-  destinationRuleFor(ns: string, svc: Service | undefined, host: string): DestinationRuleConfig | undefined {
+  destinationRuleFor(ns: string, svc: Service | undefined, host: string, proxyLabels?: Record<string, string>): DestinationRuleConfig | undefined {
+    // A DestinationRule with a workloadSelector applies only to the workloads it selects, in its namespace, first.
+    if (proxyLabels && this.drSelected.length) {
+      const own = this.drSelected.find((dr) => dr.namespace === ns && hostMatches(dr.host, host) && selectorMatches(dr.spec.workloadSelector?.matchLabels, proxyLabels));
+      if (own) return own;
+    }
     const key = `${ns}|${svc?.namespace ?? ''}|${host}`;
     if (this.drCache.has(key)) return this.drCache.get(key);
     const found = this.findDestinationRule(ns, svc, host);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Proxy, PushContext } from '../../src/xds/gen/index.js';
 import { staticBootstrap, validateAll, type EnvoyVerdict } from './fixtures/envoy-static.js';
 import { BOOKINFO, genAll, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, LOCALITY_FAILOVER, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, LOCALITY_FAILOVER, MORE_POLICY, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 
@@ -59,6 +59,7 @@ const scenarios: Scenario[] = [
   { label: 'Sidecar scope + REGISTRY_ONLY', files: [BOOKINFO, GATEWAY], yaml: [SIDECAR_SCOPE], sidecars: ['productpage-v1'] },
   { label: 'ServiceEntry resolutions + WorkloadEntry', files: [BOOKINFO], yaml: [SERVICE_ENTRIES], sidecars: ['productpage-v1'] },
   { label: 'Sidecar captureMode NONE', files: [BOOKINFO], yaml: [CAPTURE_NONE], sidecars: ['ratings-v1'] },
+  { label: 'retry budget, PROXY protocol, inbound pool, ISTIO_MUTUAL gateway', files: [BOOKINFO, GATEWAY], yaml: [MORE_POLICY], sidecars: ['productpage-v1', 'details-v1'], gateway: true },
   { label: 'locality failover priorities', files: [BOOKINFO], yaml: [LOCALITY_FAILOVER], sidecars: ['productpage-v1'], locality: { region: 'us-east', zone: 'us-east-1', subZone: 'a' } },
 ];
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { TypeUrl } from '../../src/xds/resource-types.js';
 import type { EnvoyJson } from '../../src/xds/codec.js';
 import { BOOKINFO, byName, checked, gen, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, MORE_POLICY, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GATEWAY = join(here, 'fixtures', 'ingressgateway.yaml');
@@ -256,6 +256,29 @@ spec:
   assert.deepEqual(eds('{enabled: true}'), ['ap-south/ap-south-1/a:p3:w1', 'eu-west/eu-west-1/a:p3:w1', 'us-east/us-east-1/a:p0:w1', 'us-east/us-east-1/b:p1:w1', 'us-east/us-east-2/a:p2:w1']);
   assert.deepEqual(eds('{failover: [{from: us-east, to: eu-west}]}'), ['ap-south/ap-south-1/a:p4:w1', 'eu-west/eu-west-1/a:p3:w1', 'us-east/us-east-1/a:p0:w1', 'us-east/us-east-1/b:p1:w1', 'us-east/us-east-2/a:p2:w1']);
   assert.deepEqual(eds('{distribute: [{from: "us-east/us-east-1/*", to: {"us-east/us-east-1/*": 80, "eu-west/*": 20}}]}'), ['eu-west/eu-west-1/a:p0:w20', 'us-east/us-east-1/a:p0:w40', 'us-east/us-east-1/b:p0:w40']);
+});
+
+test('retry budget, PROXY protocol, DestinationRule workloadSelector, Sidecar inbound pool, mesh retry and h2 defaults, ISTIO_MUTUAL gateway', () => {
+  const push = pushFor([BOOKINFO, GATEWAY], [MORE_POLICY], { h2UpgradePolicy: 'UPGRADE', defaultHttpRetryPolicy: { attempts: 5, retryOn: 'gateway-error' } });
+  const pp = sidecarFor(push, 'productpage-v1');
+  const ppDetails = byName(gen(pp, push, TypeUrl.Cluster), 'outbound|9080||details.default.svc.cluster.local');
+  assert.equal(ppDetails.lb_policy, 'RANDOM', 'the selecting DestinationRule wins for productpage');
+  const rv = sidecarFor(push, 'reviews-v1');
+  const details = byName(gen(rv, push, TypeUrl.Cluster), 'outbound|9080||details.default.svc.cluster.local');
+  assert.equal(details.lb_policy, 'LEAST_REQUEST');
+  assert.equal(json(((details.circuit_breakers as EnvoyJson).thresholds as EnvoyJson[])[0].retry_budget), json({ budget_percent: { value: 25 }, min_retry_concurrency: 5 }));
+  assert.match(json(details.transport_socket_matches), /upstream_proxy_protocol.*"version":"V2"/);
+  assert.match(json(details.typed_extension_protocol_options), /"http2_protocol_options"/, 'mesh h2UpgradePolicy UPGRADE');
+  const rc = byName(gen(rv, push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  const route = ((rc.virtual_hosts as EnvoyJson[])[0].routes as EnvoyJson[])[0].route as EnvoyJson;
+  assert.equal((route.retry_policy as EnvoyJson).num_retries, 5);
+  assert.equal((route.retry_policy as EnvoyJson).retry_on, 'gateway-error');
+  const det = sidecarFor(push, 'details-v1');
+  const inbound = byName(gen(det, push, TypeUrl.Cluster), 'inbound|9080||');
+  assert.equal(((inbound.circuit_breakers as EnvoyJson).thresholds as EnvoyJson[])[0].max_pending_requests, 7);
+  assert.match(json(inbound.typed_extension_protocol_options), /"idle_timeout":"5s"/);
+  const gw = byName(gen(ingressGateway(), push, TypeUrl.Listener), '0.0.0.0_15443');
+  assert.match(json(gw.filter_chains), /"name":"ROOTCA"/);
 });
 
 test('every generated resource in this file fit Envoy\'s schema', () => {

@@ -9,6 +9,7 @@
  *   defaultEndpoint.
  * - PassthroughCluster, BlackHoleCluster, InboundPassthroughCluster.
  */
+import type { ConnectionPoolSettings } from '../../api/types.js';
 import type { Proxy } from '../../model/proxy.js';
 import type { PushContext } from '../../model/push-context.js';
 import { BlackHoleCluster, inboundClusterName, InboundPassthroughCluster, PassthroughCluster } from '../../model/naming.js';
@@ -22,7 +23,7 @@ import { outboundClusters, serviceInstances, type OutboundCluster } from './scop
 import { istioMtlsSni } from './tls.js';
 import {
   applyConnectionPool, applyLoadBalancer, applyOutlierDetection, applyTls, defaultCircuitBreakers, effectivePolicy, finish,
-  setHttp2, useDownstreamProtocol, type ClusterDraft,
+  applyProxyProtocol, setHttp2, useDownstreamProtocol, type ClusterDraft,
 } from './traffic-policy.js';
 
 /** Where the inbound cluster sends from (Istio's InboundPassthroughBindIpv4). */
@@ -77,8 +78,10 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
   if (isHTTP2(port.protocol)) setHttp2(d);
   else if (port.protocol === 'Unsupported' && proxy.type === 'sidecar') useDownstreamProtocol(d);
   const policy = effectivePolicy(oc.dr?.spec.trafficPolicy, oc.subset?.trafficPolicy, port.port);
-  if (policy.connectionPool?.http?.h2UpgradePolicy === 'UPGRADE' && (port.protocol === 'HTTP' || port.protocol === 'Unsupported')) setHttp2(d);
-  applyConnectionPool(d, policy.connectionPool);
+  // h2 upgrade (Istio's shouldH2Upgrade): the DestinationRule decides, else the mesh; explicit HTTP ports only.
+  const h2 = policy.connectionPool?.http?.useClientProtocol ? 'DO_NOT_UPGRADE' : policy.connectionPool?.http?.h2UpgradePolicy;
+  if (port.protocol === 'HTTP' && (h2 === 'UPGRADE' || ((h2 === undefined || h2 === 'DEFAULT') && mesh.h2UpgradePolicy === 'UPGRADE'))) setHttp2(d);
+  applyConnectionPool(d, policy.connectionPool, policy.retryBudget);
   applyOutlierDetection(d, policy.outlierDetection);
   applyLoadBalancer(d, policy.loadBalancer);
   const sans = push.serviceIdentities(svc);
@@ -89,6 +92,7 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
     http2: isHTTP2(port.protocol),
     host: svc.hostname,
   });
+  applyProxyProtocol(d, policy.proxyProtocol);
   base.metadata = clusterMetadata(oc);
   return finish(d);
 }
@@ -126,7 +130,7 @@ function inboundClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
       const c: Record<string, unknown> = { name, connect_timeout: timeout, circuit_breakers: defaultCircuitBreakers(), common_lb_config: {} };
       if (ep) Object.assign(c, { type: 'STATIC', lb_policy: 'LEAST_REQUEST', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(ep.ip, ep.port) } }] }] } });
       else Object.assign(c, originalDstInbound());
-      out.set(name, c as EnvoyJson);
+      out.set(name, withInboundPool(c, il.connectionPool ?? sidecar?.spec.inboundConnectionPool));
     }
     return [...out.values()];
   }
@@ -135,10 +139,25 @@ function inboundClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
     if (out.has(name)) continue;
     const c: Record<string, unknown> = { name, ...originalDstInbound(), connect_timeout: timeout, circuit_breakers: defaultCircuitBreakers(), common_lb_config: {} };
     c.metadata = { filter_metadata: { istio: { services: [{ host: inst.service.hostname, name: inst.service.name, namespace: inst.service.namespace }] } } };
-    if (isHTTP2(inst.servicePort.protocol)) c.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS_KEY]: { '@type': Ext.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } } };
-    out.set(name, c as EnvoyJson);
+    const d: ClusterDraft = { cluster: c as ClusterDraft['cluster'] };
+    if (isHTTP2(inst.servicePort.protocol)) setHttp2(d);
+    out.set(name, withInboundPool(finish(d) as Record<string, unknown>, sidecar?.spec.inboundConnectionPool));
   }
   return [...out.values()];
+}
+
+/** Sidecar `inboundConnectionPool` (or an ingress listener's `connectionPool`) on an inbound cluster. */
+function withInboundPool(c: Record<string, unknown>, pool: ConnectionPoolSettings | undefined): EnvoyJson {
+  if (!pool) return c as EnvoyJson;
+  const d: ClusterDraft = { cluster: c as ClusterDraft['cluster'] };
+  const opts = (c.typed_extension_protocol_options as Record<string, Record<string, unknown>> | undefined)?.[HTTP_PROTOCOL_OPTIONS_KEY];
+  if (opts) {
+    const { '@type': _t, ...rest } = opts;
+    d.http = rest;
+    delete c.typed_extension_protocol_options;
+  }
+  applyConnectionPool(d, pool);
+  return finish(d);
 }
 
 function originalDstInbound(): EnvoyJson {

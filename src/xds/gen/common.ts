@@ -29,6 +29,7 @@ export const Ext = {
   FileAccessLog: `${T}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
   SniCluster: `${T}envoy.extensions.filters.network.sni_cluster.v3.SniCluster`,
   Secret: `${T}envoy.extensions.transport_sockets.tls.v3.Secret`,
+  UpstreamProxyProtocol: `${T}envoy.extensions.transport_sockets.proxy_protocol.v3.ProxyProtocolUpstreamTransport`,
 } as const;
 
 /** HttpProtocolOptions' key in typed_extension_protocol_options. */

@@ -46,7 +46,7 @@ export interface GatewayPort {
 const terminates = (s: Server) => {
   const p = parseProtocol(s.port.protocol);
   if (!s.tls || (p !== 'HTTPS' && p !== 'TLS')) return false;
-  return s.tls.mode === 'SIMPLE' || s.tls.mode === 'MUTUAL' || s.tls.mode === 'OPTIONAL_MUTUAL' || s.tls.mode === undefined;
+  return s.tls.mode === 'SIMPLE' || s.tls.mode === 'MUTUAL' || s.tls.mode === 'OPTIONAL_MUTUAL' || s.tls.mode === 'ISTIO_MUTUAL' || s.tls.mode === undefined;
 };
 const isHttpServer = (s: Server) => {
   const p = parseProtocol(s.port.protocol);

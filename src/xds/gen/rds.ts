@@ -66,12 +66,13 @@ function sidecarRouteConfig(proxy: Proxy, push: PushContext, name: string, servi
     let routes = vs ? routesForVirtualService(ctx, vs) : [];
     if (!vs) {
       const cluster = outboundClusterName(port, '', svc.hostname);
-      const r = defaultRoute(cluster, svc.hostname, port) as Record<string, unknown>;
+      const r = defaultRoute(cluster, svc.hostname, port, push.mesh.defaultHttpRetryPolicy) as Record<string, unknown>;
       const hp = hashPolicy(ctx, cluster);
       if (hp) {
         const action = r.route as Record<string, unknown>;
         action.hash_policy = [hp];
-        delete (action.retry_policy as Record<string, unknown>).retry_host_predicate;
+        // Consistent hashing must come back to the same host on retry: no previous_hosts predicate.
+        if (action.retry_policy) delete (action.retry_policy as Record<string, unknown>).retry_host_predicate;
       }
       routes = [r as EnvoyJson];
     }

@@ -22,7 +22,7 @@ export function outboundClusters(proxy: Proxy, push: PushContext): OutboundClust
   const out: OutboundCluster[] = [];
   const services = proxy.type === 'router' ? gatewayVisibleServices(proxy, push) : push.servicesFor(proxy);
   for (const svc of services) {
-    const dr = push.destinationRuleFor(proxy.namespace, svc, svc.hostname);
+    const dr = push.destinationRuleFor(proxy.namespace, svc, svc.hostname, proxy.labels);
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
       out.push({ name: outboundClusterName(port.port, '', svc.hostname), service: svc, port, dr });

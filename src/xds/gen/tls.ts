@@ -114,6 +114,8 @@ const TLS_VERSION: Record<string, string> = { TLS_AUTO: 'TLS_AUTO', TLSV1_0: 'TL
 
 /** DownstreamTlsContext for a Gateway server in SIMPLE, MUTUAL or OPTIONAL_MUTUAL mode. */
 export function gatewayTlsContext(tls: ServerTLSSettings, alpn: string[]): EnvoyJson {
+  // ISTIO_MUTUAL: the gateway's own mesh certificate, clients must hold one too (east-west traffic).
+  if (tls.mode === 'ISTIO_MUTUAL') return inboundMtlsContext(alpn.length ? alpn : ALPN_ISTIO);
   const common: Record<string, unknown> = { alpn_protocols: alpn };
   const params = compact({
     tls_minimum_protocol_version: tls.minProtocolVersion ? TLS_VERSION[tls.minProtocolVersion] : 'TLSv1_2',

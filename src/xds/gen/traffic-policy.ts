@@ -10,7 +10,7 @@ import { compact, duration, durationSeconds, HTTP_PROTOCOL_OPTIONS_KEY, Ext, MAX
 import { istioMutualUpstream, transportSocket, userUpstreamTls } from './tls.js';
 
 type PortPolicy = NonNullable<TrafficPolicy['portLevelSettings']>[number];
-type Components = Pick<TrafficPolicy, 'connectionPool' | 'loadBalancer' | 'outlierDetection' | 'tls'>;
+type Components = Pick<TrafficPolicy, 'connectionPool' | 'loadBalancer' | 'outlierDetection' | 'tls' | 'proxyProtocol' | 'retryBudget'>;
 
 function portLevel(p: Components & { portLevelSettings?: PortPolicy[] } | undefined, port: number): Components | undefined {
   return p?.portLevelSettings?.find((s) => s.port?.number === port);
@@ -23,15 +23,17 @@ function overlay(base: Components, over: Components | undefined): Components {
     loadBalancer: over.loadBalancer ?? base.loadBalancer,
     outlierDetection: over.outlierDetection ?? base.outlierDetection,
     tls: over.tls ?? base.tls,
+    proxyProtocol: over.proxyProtocol ?? base.proxyProtocol,
+    retryBudget: over.retryBudget ?? base.retryBudget,
   };
 }
 
 /** The policy for one cluster: top level < its port-level setting < subset < subset's port-level. */
 export function effectivePolicy(top: TrafficPolicy | undefined, subset: TrafficPolicy | undefined, port: number): Components {
-  let p: Components = top ? { connectionPool: top.connectionPool, loadBalancer: top.loadBalancer, outlierDetection: top.outlierDetection, tls: top.tls } : {};
+  let p: Components = top ? { connectionPool: top.connectionPool, loadBalancer: top.loadBalancer, outlierDetection: top.outlierDetection, tls: top.tls, proxyProtocol: top.proxyProtocol, retryBudget: top.retryBudget } : {};
   p = overlay(p, portLevel(top, port));
   if (subset) {
-    p = overlay(p, { connectionPool: subset.connectionPool, loadBalancer: subset.loadBalancer, outlierDetection: subset.outlierDetection, tls: subset.tls });
+    p = overlay(p, subset);
     p = overlay(p, portLevel(subset, port));
   }
   return p;
@@ -47,7 +49,7 @@ export function defaultCircuitBreakers(): EnvoyJson {
   return { thresholds: [{ max_connections: MAX_UINT32, max_pending_requests: MAX_UINT32, max_requests: MAX_UINT32, max_retries: MAX_UINT32, track_remaining: true }] };
 }
 
-export function applyConnectionPool(d: ClusterDraft, cp: ConnectionPoolSettings | undefined): void {
+export function applyConnectionPool(d: ClusterDraft, cp: ConnectionPoolSettings | undefined, budget?: TrafficPolicy['retryBudget']): void {
   const t: Record<string, unknown> = { max_connections: MAX_UINT32, max_pending_requests: MAX_UINT32, max_requests: MAX_UINT32, max_retries: MAX_UINT32, track_remaining: true };
   const h = cp?.http;
   const tcp = cp?.tcp;
@@ -55,6 +57,7 @@ export function applyConnectionPool(d: ClusterDraft, cp: ConnectionPoolSettings 
   if (h?.http1MaxPendingRequests) t.max_pending_requests = h.http1MaxPendingRequests;
   if (h?.maxRetries) t.max_retries = h.maxRetries;
   if (tcp?.maxConnections) t.max_connections = tcp.maxConnections;
+  if (budget) t.retry_budget = { budget_percent: { value: budget.percent ?? 20 }, min_retry_concurrency: budget.minRetryConcurrency || 3 };
   d.cluster.circuit_breakers = { thresholds: [t as EnvoyJson] };
   if (tcp?.connectTimeout) d.cluster.connect_timeout = duration(tcp.connectTimeout) ?? d.cluster.connect_timeout;
   if (tcp?.tcpKeepalive) {
@@ -203,6 +206,21 @@ export function applyTls(d: ClusterDraft, tls: ClientTLSSettings | undefined, ct
     { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: transportSocket('tls', istioMutualUpstream(ctx.sni, ctx.sans, ctx.http2)) },
     { name: 'tlsMode-disabled', match: {}, transport_socket: transportSocket('raw_buffer', {}) },
   ];
+}
+
+/** PROXY protocol to upstreams: every transport socket wrapped in upstream_proxy_protocol. */
+export function applyProxyProtocol(d: ClusterDraft, pp: TrafficPolicy['proxyProtocol']): void {
+  if (!pp) return;
+  const wrap = (inner: EnvoyJson | undefined): EnvoyJson => ({
+    name: 'envoy.transport_sockets.upstream_proxy_protocol',
+    typed_config: { '@type': Ext.UpstreamProxyProtocol, config: { version: pp.version ?? 'V1' }, transport_socket: inner ?? transportSocket('raw_buffer', {}) },
+  });
+  const c = d.cluster;
+  if (Array.isArray(c.transport_socket_matches)) {
+    c.transport_socket_matches = (c.transport_socket_matches as EnvoyJson[]).map((m) => ({ ...m, transport_socket: wrap(m.transport_socket as EnvoyJson) }));
+  } else {
+    c.transport_socket = wrap(c.transport_socket as EnvoyJson | undefined);
+  }
 }
 
 /** Folds the HttpProtocolOptions into the cluster (explicit HTTP/1.1 when nothing else was chosen). */

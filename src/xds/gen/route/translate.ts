@@ -79,7 +79,7 @@ function computeHashPolicy(ctx: RouteContext, cluster: string): EnvoyJson | unde
   const p = parseClusterName(cluster);
   if (!p) return undefined;
   const svc = ctx.push.serviceFor(p.host, ctx.proxy.namespace);
-  const dr = ctx.push.destinationRuleFor(ctx.proxy.namespace, svc, p.host);
+  const dr = ctx.push.destinationRuleFor(ctx.proxy.namespace, svc, p.host, ctx.proxy.labels);
   if (!dr) return undefined;
   const subset = dr.spec.subsets?.find((s) => s.name === p.subset);
   const ch = effectivePolicy(dr.spec.trafficPolicy, subset?.trafficPolicy, p.port).loadBalancer?.consistentHash;
@@ -256,7 +256,7 @@ export function translateRoute(ctx: RouteContext, vs: VirtualServiceConfig, r: H
       if (authority) action.host_rewrite_literal = authority;
       const mirrors = mirrorPolicies(ctx, r, vs.namespace);
       if (mirrors.length) action.request_mirror_policies = mirrors;
-      const rp = retryPolicy(r.retries, hash);
+      const rp = retryPolicy(r.retries ?? ctx.push.mesh.defaultHttpRetryPolicy, hash);
       if (rp) action.retry_policy = rp;
       out.route = action;
     }
@@ -337,11 +337,11 @@ export function routesForVirtualService(ctx: RouteContext, vs: VirtualServiceCon
 }
 
 /** The route Istio writes when no VirtualService applies: everything to the service's cluster. */
-export function defaultRoute(cluster: string, host: string, port: number): EnvoyJson {
+export function defaultRoute(cluster: string, host: string, port: number, retry?: HTTPRetry): EnvoyJson {
   return {
     name: 'default',
     match: { prefix: '/' },
-    route: { cluster, timeout: '0s', retry_policy: retryPolicy(undefined, false), max_grpc_timeout: '0s' },
+    route: compact({ cluster, timeout: '0s', retry_policy: retryPolicy(retry, false), max_grpc_timeout: '0s' }),
     decorator: { operation: `${host}:${port}/*` },
   } as EnvoyJson;
 }
