@@ -26,6 +26,8 @@ export interface Analyzer {
    * workloads. Without them, every host or selector would look missing.
    */
   needs?: { services?: boolean; pods?: boolean };
+  /** Runs only when asked for by name (`--analyzer`), as istioctl leaves it out of its default set. */
+  optIn?: boolean;
   analyze(ctx: AnalysisContext): void;
 }
 

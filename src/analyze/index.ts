@@ -65,7 +65,7 @@ export function analyze(resources: readonly ConfigResource[], opts: AnalyzeOptio
   const skipped: { name: string; reason: string }[] = [];
   const raw: Diagnostic[] = [];
   for (const a of allAnalyzers()) {
-    if (wanted && !wanted.has(a.name)) continue;
+    if (wanted ? !wanted.has(a.name) : a.optIn) continue;
     const missing = missingInputs(a, snapshot);
     if (missing && !opts.forceRegistry) {
       skipped.push({ name: a.name, reason: missing });

@@ -48,6 +48,8 @@ export interface SnapshotOptions {
   workloadPods?: boolean;
   /** MeshConfig (istioctl's --meshConfigFile); Istio's defaults where absent. */
   meshConfig?: Record<string, unknown>;
+  /** MeshNetworks (the `meshNetworks` of Istio's mesh ConfigMap). */
+  meshNetworks?: Record<string, unknown>;
 }
 
 /** Identity of a resource: `Kind/namespace/name` (Kubernetes Gateway API Gateways are `KubernetesGateway`). */
@@ -70,6 +72,7 @@ export class Snapshot {
   /** Whether the input held any Kubernetes Service / any Pod or workload: without them registry checks mean little. */
   readonly has: { services: boolean; pods: boolean };
   readonly meshConfig: Record<string, unknown>;
+  readonly meshNetworks: Record<string, unknown>;
   private readonly byKind = new Map<string, ConfigResource[]>();
   private readonly byKey = new Map<string, ConfigResource>();
 
@@ -98,6 +101,7 @@ export class Snapshot {
     this.duplicates = dups;
     this.has = { services: userHasServices, pods: userHasPods };
     this.meshConfig = opts.meshConfig ?? {};
+    this.meshNetworks = opts.meshNetworks ?? {};
     this.pods = buildPods(this, opts.workloadPods !== false);
     this.serviceHosts = buildServiceHosts(this);
   }

@@ -22,6 +22,8 @@ const RENAMED: Record<string, string[]> = {
   'deployment.ApplicationUIDAnalyzer': ['applicationUID.Analyzer'],
   'authz.AuthorizationPoliciesAnalyzer': ['auth.AuthorizationPoliciesAnalyzer'],
   'deprecation.FieldAnalyzer': ['deprecation.DeprecationAnalyzer'],
+  'multicluster.MeshNetworksAnalyzer': ['meshnetworks.MeshNetworksAnalyzer'],
+  'maturity.AlphaAnalyzer': ['annotations.AlphaAnalyzer'],
 };
 
 const cases = readCases(analyzeDir);
@@ -44,7 +46,10 @@ for (const c of cases) {
     // Istio's test harness: resources keep an empty namespace, runtime kinds come from the files,
     // istioctl's default ingress gateway is added, and only real Pods stand for workloads.
     const meshConfig = c.meshConfig ? (parseYaml(readFileSync(c.meshConfig, 'utf8')) as Record<string, unknown>) : undefined;
-    const result = analyze(parsed.resources, { analyzers: names, defaults: true, workloadPods: false, forceRegistry: true, meshConfig });
+    // Istio's test passes common/meshnetworks.yaml as the mesh networks, not as a resource.
+    const mnFile = c.inputs.find((f) => f.endsWith('common/meshnetworks.yaml'));
+    const meshNetworks = mnFile ? (parseYaml(readFileSync(mnFile, 'utf8')) as Record<string, unknown>) : undefined;
+    const result = analyze(parsed.resources, { analyzers: names, defaults: true, workloadPods: false, forceRegistry: true, meshConfig, meshNetworks });
     const actual = result.messages.map((m) => {
       const r = m.resource!;
       return `${m.codeName} — ${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;

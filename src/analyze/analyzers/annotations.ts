@@ -7,7 +7,7 @@
  */
 import { register } from '../analyzer.js';
 import { MSG, message } from '../messages.js';
-import { labelsOf } from '../values.js';
+import { arr, labelsOf, obj, str } from '../values.js';
 
 const POD = ['Pod'];
 const DEPRECATED = true;
@@ -156,6 +156,54 @@ register({
           }
           const problem = VALUE_CHECKS[ann]?.(annos[ann]);
           if (problem) report(message(MSG.InvalidAnnotation, r, [ann, problem], path));
+        }
+      }
+    }
+  },
+});
+
+/** Annotations of alpha-phase features (featureStatus Alpha in Istio's catalogue, or none given: Alpha is the default). */
+const ALPHA = new Set([
+  'sidecar.istio.io/proxyMemoryLimit', 'sidecar.istio.io/userVolumeMount', 'traffic.sidecar.istio.io/includeInboundPorts',
+  'prometheus.istio.io/merge-metrics', 'alpha.istio.io/kubernetes-serviceaccounts', 'alpha.istio.io/canonical-serviceaccounts',
+  'networking.istio.io/exportTo', 'sidecar.istio.io/status', 'sidecar.istio.io/rewriteAppHTTPProbers', 'sidecar.istio.io/discoveryAddress',
+  'sidecar.istio.io/proxyImage', 'sidecar.istio.io/proxyImageType', 'sidecar.istio.io/proxyCPU', 'sidecar.istio.io/proxyCPULimit',
+  'sidecar.istio.io/proxyMemory', 'sidecar.istio.io/interceptionMode', 'sidecar.istio.io/bootstrapOverride',
+  'sidecar.istio.io/statsInclusionPrefixes', 'sidecar.istio.io/statsInclusionSuffixes', 'sidecar.istio.io/statsInclusionRegexps',
+  'sidecar.istio.io/statsHistogramBuckets', 'sidecar.istio.io/statsFlushInterval', 'sidecar.istio.io/statsEvictionInterval',
+  'sidecar.istio.io/statsHistogramBins', 'sidecar.istio.io/userVolume', 'status.sidecar.istio.io/port', 'sidecar.istio.io/logLevel',
+  'sidecar.istio.io/componentLogLevel', 'sidecar.istio.io/agentLogLevel', 'sidecar.istio.io/nativeSidecar',
+  'readiness.status.sidecar.istio.io/initialDelaySeconds', 'readiness.status.sidecar.istio.io/periodSeconds',
+  'readiness.status.sidecar.istio.io/failureThreshold', 'readiness.status.sidecar.istio.io/applicationPorts',
+  'traffic.sidecar.istio.io/includeOutboundIPRanges', 'traffic.sidecar.istio.io/excludeOutboundIPRanges',
+  'traffic.sidecar.istio.io/excludeInboundPorts', 'traffic.sidecar.istio.io/excludeInterfaces', 'traffic.sidecar.istio.io/includeOutboundPorts',
+  'traffic.sidecar.istio.io/excludeOutboundPorts', 'traffic.sidecar.istio.io/kubevirtInterfaces', 'galley.istio.io/analyze-suppress',
+  'istio.io/dry-run', 'istio.io/rev', 'proxy.istio.io/overrides', 'inject.istio.io/templates', 'sidecar.istio.io/extraStatTags',
+  'istio.io/autoRegistrationGroup', 'istio.io/workloadController', 'istio.io/connectedAt', 'istio.io/disconnectedAt',
+  'topology.istio.io/controlPlaneClusters', 'gateway.istio.io/controller-version', 'ambient.istio.io/waypoint-inbound-binding',
+  'gateway.istio.io/service-account', 'gateway.istio.io/name-override', 'networking.istio.io/service-type',
+  'networking.istio.io/traffic-distribution', 'istio.io/use-waypoint-canary-weight', 'ambient.istio.io/bypass-inbound-capture',
+  'istio.io/reroute-virtual-interfaces', 'ambient.istio.io/dns-capture', 'sidecar.istio.io/statsCompression',
+]);
+
+/** Alpha annotations the injector sets itself on pods when the CNI plugin does the capture (no istio-init). */
+const SET_BY_INJECTOR_WITH_CNI = new Set(['sidecar.istio.io/interceptionMode', 'traffic.sidecar.istio.io/includeInboundPorts', 'traffic.sidecar.istio.io/excludeInboundPorts', 'traffic.sidecar.istio.io/includeOutboundIPRanges']);
+
+register({
+  name: 'annotations.AlphaAnalyzer',
+  description: 'Checks for alpha Istio annotations in Kubernetes resources',
+  inputs: ['Namespace', 'Service', 'Pod', 'Deployment'],
+  emits: [MSG.AlphaAnnotation],
+  optIn: true,
+  analyze({ snapshot, report }) {
+    for (const kind of ['Namespace', 'Service', 'Pod', 'Deployment']) {
+      for (const r of snapshot.of(kind)) {
+        if (r.group !== '' && r.group !== 'apps') continue;
+        const cni = kind === 'Pod' && !arr(r.spec.initContainers).some((c) => str(obj(c).name) === 'istio-init');
+        for (const ann of Object.keys(labelsOf(r.metadata.annotations))) {
+          if (!isIstioAnnotation(ann) || !ALPHA.has(ann) || ALWAYS_IGNORED.has(ann)) continue;
+          if (cni && SET_BY_INJECTOR_WITH_CNI.has(ann)) continue;
+          report(message(MSG.AlphaAnnotation, r, [ann], ['metadata', 'annotations', ann]));
         }
       }
     }

@@ -3,7 +3,8 @@
  * reach the external control plane by URL or Service (IST0163), preferably by host name rather
  * than IP address (IST0164) (Istio's analyzers/externalcontrolplane); injector webhooks must not
  * overlap nor name a missing Service (IST0139, analyzers/webhook); and `image: auto` workloads
- * must match an injector (IST0146, IST0147, analyzers/injection/image-auto.go).
+ * must match an injector (IST0146, IST0147, analyzers/injection/image-auto.go). MeshNetworks
+ * endpoints must name a known service registry (IST0126, analyzers/multicluster).
  */
 import { isIP } from 'node:net';
 import type { ConfigResource } from '../../config/resource.js';
@@ -126,6 +127,31 @@ register({
       const podLabels = labelsOf(obj(tpl.metadata).labels);
       if (!injectors.some((h) => labelSelectorMatches(h.namespaceSelector, nsLabels) && labelSelectorMatches(h.objectSelector, podLabels))) {
         report(message(MSG.ImageAutoWithoutInjectionWarning, d, ['Deployment', d.name]));
+      }
+    }
+  },
+});
+
+register({
+  name: 'meshnetworks.MeshNetworksAnalyzer',
+  description: 'Check the validity of MeshNetworks in the cluster',
+  inputs: ['MeshNetworks', 'Secret'],
+  emits: [MSG.UnknownMeshNetworksServiceRegistry],
+  analyze({ snapshot, report }) {
+    const networks = obj(snapshot.meshNetworks.networks);
+    if (Object.keys(networks).length === 0) return;
+    // Built-in registries, plus a cluster per key of each remote secret.
+    const registries = new Set(['Mock', 'Kubernetes', 'External']);
+    for (const s of snapshot.of('Secret')) {
+      if (labelsOf(s.metadata.labels)['istio/multiCluster'] === 'true') for (const k of Object.keys(obj(s.raw.data))) registries.add(k);
+    }
+    const mn: ConfigResource = {
+      apiVersion: 'v1alpha1', kind: 'MeshNetworks', group: '', version: 'v1alpha1', name: 'meshnetworks',
+      namespace: str(snapshot.meshConfig.rootNamespace) || 'istio-system', metadata: {}, spec: {}, raw: {},
+    };
+    for (const [name, n] of Object.entries(networks)) {
+      for (const e of arr(obj(n).endpoints).map(obj)) {
+        if (typeof e.fromRegistry === 'string' && !registries.has(e.fromRegistry)) report(message(MSG.UnknownMeshNetworksServiceRegistry, mn, [e.fromRegistry, name]));
       }
     }
   },
