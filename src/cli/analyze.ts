@@ -14,6 +14,8 @@
 import type { Diagnostic, Level } from '../api/diagnostics.js';
 import { analyze, allAnalyzers, type AnalyzeResult } from '../analyze/index.js';
 import { atLeast, DOCS_URL, formatMessages, originOf, parseLevel, type AnalyzeFormat } from '../analyze/format.js';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { parsePaths } from '../config/parse.js';
 import { UserError } from '../common/errors.js';
 
@@ -28,6 +30,7 @@ export interface AnalyzeCliOptions {
   analyzer?: string[];
   listAnalyzers?: boolean;
   verbose?: boolean;
+  meshConfigFile?: string;
 }
 
 export const EXIT_ANALYZER_FOUND_ISSUES = 79;
@@ -44,6 +47,20 @@ function formatOption(v: string): AnalyzeFormat {
   if (f === 'text' || f === 'log') return 'text';
   if (f === 'json' || f === 'yaml') return f;
   throw new UserError(`unknown output format "${v}": use -o text, -o json or -o yaml`, 64);
+}
+
+/** istioctl's --meshConfigFile: a MeshConfig as YAML (the `mesh` key of Istio's ConfigMap). */
+function readMeshConfig(file: string | undefined): Record<string, unknown> | undefined {
+  if (!file) return undefined;
+  let v: unknown;
+  try {
+    v = parseYaml(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot read mesh config ${file}: ${(e as Error).message.split('\n')[0]}`, 65);
+  }
+  if (v == null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UserError(`mesh config ${file} is not a YAML mapping (e.g. defaultConfig: ..., rootNamespace: istio-system)`, 65);
+  return v as Record<string, unknown>;
 }
 
 /** `--suppress CODE=RESOURCE`, RESOURCE a glob over `Kind ns/name` (istioctl's older `Kind name.ns` also works). */
@@ -111,7 +128,8 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
   // Resources without a namespace are in the namespace analyzed (istioctl's default namespace).
   const parsed = parsePaths(paths, { defaultNamespace: namespace ?? 'default' });
   for (const d of parsed.diagnostics) err(`Error reading ${d.pos ? `${d.pos.file}:${d.pos.line}` : 'input'}: ${d.message}\n`);
-  const result = analyze(parsed.resources, { namespace, defaults: true, analyzers: opts.analyzer });
+  const meshConfig = readMeshConfig(opts.meshConfigFile);
+  const result = analyze(parsed.resources, { namespace, defaults: true, analyzers: opts.analyzer, meshConfig });
   const messages = result.messages.filter((m) => !suppressedBy(m, suppressions));
   const shown = messages.filter((m) => atLeast(m.level, showAt));
 

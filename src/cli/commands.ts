@@ -23,6 +23,7 @@ export function registerCommands(program: Command): void {
     .option('--output-threshold <level>', 'lowest level (Error, Warning, Info) printed', 'Info')
     .option('-S, --suppress <code=resource...>', 'hide a code on resources matching a glob, e.g. "IST0102=Namespace *"')
     .option('--analyzer <name...>', 'run only these analyzers (see --list-analyzers)')
+    .option('--meshConfigFile <file>', 'mesh config (YAML) to analyze with, instead of Istio\'s defaults')
     .option('-L, --list-analyzers', 'list the analyzers and exit')
     .option('-v, --verbose', 'say which analyzers ran')
     .action(async (files, opts) => (await import('./analyze.js')).run(files, opts));
@@ -57,6 +58,27 @@ export function registerCommands(program: Command): void {
     .option('--admin-address-path <file>', 'write the admin address (ip:port) to this file once bound')
     .option('--disable-hot-restart', 'accepted for Envoy compatibility (there is no hot restart)')
     .action(async (opts) => (await import('./proxy.js')).run(opts));
+
+  program
+    .command('agent')
+    .description('pilot-agent for one pod: traffic capture (iptables), bootstrap, xDS forwarding, status/probe server on 15020, the proxy under UID 1337')
+    .option('--type <type>', 'sidecar or router (a gateway: no capture)', 'sidecar')
+    .option('--pod <file>', 'the Pod manifest (YAML/JSON): name, namespace, labels, annotations, serviceAccountName, containers, status.podIP')
+    .option('--pod-name <name>', 'pod name (overrides --pod)')
+    .option('--namespace <ns>', 'pod namespace (overrides --pod)')
+    .option('--pod-ip <ip>', 'pod IP (overrides --pod)')
+    .option('--service-account <sa>', 'service account (overrides --pod)')
+    .option('--label <key=value...>', 'pod labels (added to --pod\'s)')
+    .requiredOption('--discovery-address <addr>', 'the pilot: unix:///path/to/socket or host:port')
+    .option('--proxy <kind>', 'spar (spar proxy) or envoy (envoy on PATH)', 'spar')
+    .option('--work-dir <dir>', 'where the bootstrap and the XDS socket go', './etc/istio/proxy')
+    .option('--no-capture', 'do not install iptables capture')
+    .option('--drain-duration <duration>', 'how long the proxy drains on shutdown', '5s')
+    .option('--status-port <port>', 'status and app-probe port', '15020')
+    .option('--proxy-uid <uid>', 'UID (and GID) the proxy runs as', '1337')
+    .option('--proxy-log-level <level>', 'the proxy\'s log level', 'warning')
+    .option('--envoy-bin <path>', 'envoy binary for --proxy envoy (default: envoy on PATH, copied where UID 1337 can run it)')
+    .action(async (opts) => (await import('./agent.js')).run(opts));
 
   program
     .command('proxy-status')

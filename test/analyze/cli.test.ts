@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { runSpar } from '../helpers/cli.js';
-import { samplesDir } from '../helpers/shared.js';
+import { analyzeDir, samplesDir } from '../helpers/shared.js';
 import { BOOKINFO, MYSQL_WORKLOADS } from './bookinfo-set.js';
 
 const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
@@ -106,6 +106,15 @@ describe('spar analyze CLI', { concurrency: 2 }, () => {
     assert.doesNotMatch(ns.stdout, /IST0101/);
     assert.match(ns.stdout, /^Warning \[IST0140\] \(VirtualService staging\/bookinfo /m);
     assert.match(ns.stderr, /^Note: 1 resource is defined more than once \(e\.g\. VirtualService staging\/reviews in 2 files\)/m);
+  });
+
+  test('--meshConfigFile: DNS auto-allocation gives ServiceEntries addresses', async () => {
+    const se = join(analyzeDir, 'serviceentry-missing-addresses-protocol.yaml');
+    const mc = join(analyzeDir, 'serviceentry-missing-addresses-protocol-mesh-cfg.yaml');
+    const r = await runSpar(['analyze', '-o', 'json', se, '--meshConfigFile', mc]);
+    noCrash(r);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /IST0134/);
   });
 
   test('unreadable input: a clear error, exit 65', async () => {
