@@ -9,7 +9,7 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Proxy, PushContext } from '../../src/xds/gen/index.js';
+import type { MeshConfig, Proxy, PushContext } from '../../src/xds/gen/index.js';
 import { staticBootstrap, validateAll, type EnvoyVerdict } from './fixtures/envoy-static.js';
 import { BOOKINFO, genAll, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
 import { CAPTURE_NONE, LOCALITY_FAILOVER, MORE_POLICY, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
@@ -25,6 +25,7 @@ interface Scenario {
   label: string;
   files: string[];
   yaml?: string[];
+  mesh?: Partial<MeshConfig>;
   /** Locality of the validated sidecars (node.locality). */
   locality?: { region: string; zone: string; subZone: string };
   /** Deployments whose sidecars are validated. */
@@ -60,6 +61,7 @@ const scenarios: Scenario[] = [
   { label: 'ServiceEntry resolutions + WorkloadEntry', files: [BOOKINFO], yaml: [SERVICE_ENTRIES], sidecars: ['productpage-v1'] },
   { label: 'Sidecar captureMode NONE', files: [BOOKINFO], yaml: [CAPTURE_NONE], sidecars: ['ratings-v1'] },
   { label: 'retry budget, PROXY protocol, inbound pool, ISTIO_MUTUAL gateway', files: [BOOKINFO, GATEWAY], yaml: [MORE_POLICY], sidecars: ['productpage-v1', 'details-v1'], gateway: true },
+  { label: 'Bookinfo, auto mTLS off, REGISTRY_ONLY, access log', files: [BOOKINFO, join(bookinfoNet, 'virtual-service-reviews-50-v3.yaml'), join(bookinfoNet, 'destination-rule-all.yaml')], mesh: { enableAutoMtls: false, outboundTrafficPolicy: 'REGISTRY_ONLY', accessLogFile: '/dev/stdout' }, sidecars: ['productpage-v1', 'reviews-v3'] },
   { label: 'locality failover priorities', files: [BOOKINFO], yaml: [LOCALITY_FAILOVER], sidecars: ['productpage-v1'], locality: { region: 'us-east', zone: 'us-east-1', subZone: 'a' } },
 ];
 
@@ -82,7 +84,7 @@ describe('real Envoy accepts generated config (envoy --mode validate)', () => {
   before(async () => {
     try {
       for (const s of scenarios) {
-        const push = pushFor(s.files, s.yaml);
+        const push = pushFor(s.files, s.yaml, s.mesh);
         for (const w of s.sidecars) {
           const ns = push.registry.workloads.find((x) => x.workloadName === w)?.namespace ?? 'default';
           const proxy = sidecarFor(push, w, ns);

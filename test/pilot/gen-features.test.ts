@@ -281,6 +281,15 @@ test('retry budget, PROXY protocol, DestinationRule workloadSelector, Sidecar in
   assert.match(json(gw.filter_chains), /"name":"ROOTCA"/);
 });
 
+test('auto mTLS off: plaintext clusters and inbound chains, no TLS inspector', () => {
+  const push = pushFor([BOOKINFO], [], { enableAutoMtls: false });
+  const rv = sidecarFor(push, 'reviews-v1');
+  const cds = gen(rv, push, TypeUrl.Cluster);
+  assert.ok(cds.every((c) => c.transport_socket_matches === undefined && c.transport_socket === undefined));
+  const vi = byName(gen(rv, push, TypeUrl.Listener), 'virtualInbound');
+  assert.doesNotMatch(json(vi), /tls_inspector|"transport_protocol":"tls"|DownstreamTlsContext/);
+});
+
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });

@@ -96,7 +96,8 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
       name: listenerName(bind, p.port),
       address: socketAddress(bind, p.port),
       filter_chains: chainsForPort(proxy, push, p, mtls, false),
-      listener_filters: [tlsInspector(), ...(p.protocol === 'Unsupported' ? [httpInspector()] : [])],
+      // Without mTLS nothing needs the TLS inspector, and server-first protocols must not wait on it.
+      listener_filters: [...(mtls ? [tlsInspector()] : []), ...(p.protocol === 'Unsupported' ? [httpInspector()] : [])],
       listener_filters_timeout: '0s',
       continue_on_listener_filters_timeout: true,
       traffic_direction: 'INBOUND',
@@ -131,7 +132,7 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
     name: VirtualInboundListener,
     address: socketAddress(WildcardAddress, InboundCapturePort),
     filter_chains: chains,
-    listener_filters: [originalDst(), tlsInspector(), httpInsp as EnvoyJson],
+    listener_filters: [originalDst(), ...(mtls ? [tlsInspector()] : []), httpInsp as EnvoyJson],
     listener_filters_timeout: '0s',
     continue_on_listener_filters_timeout: true,
     traffic_direction: 'INBOUND',
