@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSpar } from '../helpers/cli.js';
-import { samplesDir } from '../helpers/shared.js';
+import { samplesDir, validationDir } from '../helpers/shared.js';
 
 interface JsonDiag {
   level: string;
@@ -28,4 +28,13 @@ test('a JSON file named explicitly must be a Kubernetes object', async () => {
   const r = await runSpar(['validate', '-f', `${samplesDir}/jwt/jwks.json`]);
   assert.equal(r.code, 1);
   assert.match(r.stdout, /jwks\.json:1:1: object has no apiVersion and kind/);
+});
+
+test('the schema cache (parsed schemas, Ajv standalone code) changes nothing but speed', async () => {
+  const args = ['validate', '-o', 'json', '-f', validationDir];
+  const warm = await runSpar(args, { timeoutMs: 60_000 });
+  const cold = await runSpar(args, { timeoutMs: 60_000, env: { SPAR_NO_CACHE: '1' } });
+  assert.ok((JSON.parse(cold.stdout) as JsonDiag[]).filter((d) => d.level === 'Error').length >= 70, 'the invalid corpus gives errors');
+  assert.equal(warm.stdout, cold.stdout);
+  assert.equal(warm.code, cold.code);
 });

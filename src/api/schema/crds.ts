@@ -3,11 +3,13 @@
  *
  * The bundle is ~20k lines; parsing it all would cost a few hundred milliseconds at start-up, so it
  * is only split into documents and each document's group and kind are picked out of its header.
- * A CRD's YAML is parsed the first time a resource of that kind is met, and kept.
+ * A CRD's YAML is parsed the first time a resource of that kind is met, and kept (and kept on
+ * disk as JSON by cache.ts for later processes).
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { crdBundlePath } from '../../common/paths.js';
+import { cacheKey, readCache, writeCache } from './cache.js';
 
 /** The OpenAPI v3 subset Kubernetes allows in structural schemas (plus its x-kubernetes extensions). */
 export interface JsonSchema {
@@ -196,11 +198,23 @@ export function stripDescriptions(text: string): string {
 }
 
 function parseVersionSchema(item: string): JsonSchema | undefined {
+  const text = stripDescriptions(item);
+  const name = `schema-${cacheKey(text)}.json`;
+  const cached = readCache(name);
+  if (cached) {
+    try {
+      return JSON.parse(cached) as JsonSchema;
+    } catch {
+      // a damaged entry: parse the YAML again and rewrite it
+    }
+  }
   try {
     // The bundle is generated and trusted: no duplicate-key checks.
-    const list: unknown = parse(stripDescriptions(item), { uniqueKeys: false });
+    const list: unknown = parse(text, { uniqueKeys: false });
     const ver = obj(Array.isArray(list) ? list[0] : undefined);
-    return obj(obj(ver?.schema)?.openAPIV3Schema) as JsonSchema | undefined;
+    const schema = obj(obj(ver?.schema)?.openAPIV3Schema) as JsonSchema | undefined;
+    if (schema) writeCache(name, JSON.stringify(schema));
+    return schema;
   } catch {
     return undefined;
   }

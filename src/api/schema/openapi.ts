@@ -11,8 +11,11 @@
  * becomes `anyOf: [integer, string]`, and the other `x-kubernetes-*` keywords are annotations here
  * (pruning, list types and CEL rules are applied by structural.ts and cel.ts).
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import { Ajv, _, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
+import standaloneModule from 'ajv/dist/standalone/index.js';
 import formatsPlugin from 'ajv-formats';
+import { cacheKey, readCache, writeCache } from './cache.js';
 import type { JsonSchema } from './crds.js';
 import { childPath, indexPath, keyPath, type FieldError } from './field-error.js';
 
@@ -24,12 +27,28 @@ const K8S_KEYWORDS = [
 /** Number formats: annotations for kube-openapi (it checks string formats only), so not compiled. */
 const IGNORED_FORMATS = new Set(['int32', 'int64', 'float', 'double']);
 
+// Ajv's code optimiser costs more at compile time than it saves on objects this small. `source`
+// and `formats` let a compiled validator be saved as standalone code (cache.ts).
+const AJV_OPTIONS: Options = {
+  allErrors: true, strict: false, messages: false, validateSchema: false, logger: false, inlineRefs: false,
+  code: { optimize: false, source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` },
+};
+const requireHere = createRequire(import.meta.url);
+const AJV_FINGERPRINT = `${ajvVersion()} ${JSON.stringify(AJV_OPTIONS)}`;
+
+function ajvVersion(): string {
+  try {
+    return String((requireHere('ajv/package.json') as { version?: unknown }).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
 let ajv: Ajv | undefined;
 
 function instance(): Ajv {
   if (ajv) return ajv;
-  // Ajv's code optimiser costs more at compile time than it saves on objects this small.
-  ajv = new Ajv({ allErrors: true, strict: false, messages: false, validateSchema: false, logger: false, inlineRefs: false, code: { optimize: false } });
+  ajv = new Ajv(AJV_OPTIONS);
   ajv.addVocabulary(K8S_KEYWORDS);
   // kube-openapi checks string formats only; number formats (int32, int64, float, double) are
   // annotations in CRDs.
@@ -57,12 +76,31 @@ export function compileSchema(root: JsonSchema): CompiledSchema {
   schema.properties = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: {}, ...schema.properties };
   let out: CompiledSchema;
   try {
-    out = { schema, validate: instance().compile(hoistRepeats(schema)) };
+    const hoisted = hoistRepeats(schema);
+    const name = `ajv-${cacheKey(JSON.stringify(hoisted), AJV_FINGERPRINT)}.cjs`;
+    let validate = loadStandalone(readCache(name));
+    if (!validate) {
+      validate = instance().compile(hoisted);
+      writeCache(name, standaloneModule.default(instance(), validate));
+    }
+    out = { schema, validate };
   } catch (e) {
     out = { schema, error: `cannot compile the CRD schema: ${(e as Error).message}` };
   }
   compiled.set(root, out);
   return out;
+}
+
+/** A validator from Ajv's standalone (CommonJS) code, or undefined. */
+function loadStandalone(code: string | undefined): ValidateFunction | undefined {
+  if (!code) return undefined;
+  try {
+    const mod: { exports: { default?: unknown } } = { exports: {} };
+    new Function('require', 'module', 'exports', code)(requireHere, mod, mod.exports);
+    return typeof mod.exports.default === 'function' ? (mod.exports.default as ValidateFunction) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A copy of a Kubernetes structural schema that Ajv reads with Kubernetes' meaning. */
