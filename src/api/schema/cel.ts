@@ -10,10 +10,10 @@
  * - An evaluation error is `Invalid value: "<type>": <error> evaluating rule: <message>`.
  * - Transition rules (those reading `oldSelf`) are skipped: validation here is always a create.
  *
- * Programs are compiled once per distinct rule text (196 of Istio's 345 rules are the same
- * duration check) and kept for the life of the process.
+ * Programs are compiled once per distinct rule text (196 of the 398 rules in Istio's 345
+ * `x-kubernetes-validations` lists are the same duration check) and kept for the process's life.
  */
-import { celEnv, isCelError, parse, plan, type CelInput, type CelResult } from '@bufbuild/cel';
+import { celEnv, celError, isCelError, parse, plan, type CelInput, type CelResult } from '@bufbuild/cel';
 import type { JsonSchema, ValidationRule } from './crds.js';
 import { kubernetesCelFunctions } from './cel-lib.js';
 import { childPath, indexPath, keyPath, type FieldError } from './field-error.js';
@@ -49,7 +49,7 @@ export function compileCel(expr: string): Program | string {
       try {
         return p(b);
       } catch (e) {
-        return e as CelResult;
+        return celError(e);
       }
     };
   } catch (e) {
