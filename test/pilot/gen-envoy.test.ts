@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { MeshConfig, Proxy, PushContext } from '../../src/xds/gen/index.js';
 import { staticBootstrap, validateAll, type EnvoyVerdict } from './fixtures/envoy-static.js';
 import { BOOKINFO, genAll, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, LOCALITY_FAILOVER, MORE_POLICY, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, JWT_CLAIM_ROUTING, LOCALITY_FAILOVER, MORE_POLICY, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 
@@ -55,7 +55,7 @@ const scenarios: Scenario[] = [
   { label: 'websockets + gateway', files: [sample('websockets', 'app.yaml'), sample('websockets', 'route.yaml'), GATEWAY], sidecars: ['tornado'], gateway: true },
   { label: 'external ServiceEntries', files: [sample('external', 'aptget.yaml'), sample('external', 'github.yaml'), sample('external', 'pypi.yaml'), sample('curl', 'curl.yaml')], sidecars: ['curl'] },
   { label: 'grpc-echo', files: [sample('grpc-echo', 'grpc-echo.yaml'), sample('curl', 'curl.yaml')], sidecars: ['curl'] },
-  { label: 'rich VirtualService + DestinationRule', files: [BOOKINFO, join(bookinfoNet, 'destination-rule-all.yaml')], yaml: [RICH_VIRTUAL_SERVICE, RICH_DESTINATION_RULE], sidecars: ['productpage-v1'] },
+  { label: 'rich VirtualService + DestinationRule', files: [BOOKINFO, join(bookinfoNet, 'destination-rule-all.yaml')], yaml: [RICH_VIRTUAL_SERVICE, RICH_DESTINATION_RULE, JWT_CLAIM_ROUTING], sidecars: ['productpage-v1'] },
   { label: 'gateway TLS modes + SDS', files: [BOOKINFO, join(bookinfoNet, 'destination-rule-all.yaml'), GATEWAY, CREDENTIAL], yaml: [TLS_GATEWAYS], sidecars: [], gateway: true },
   { label: 'Sidecar scope + REGISTRY_ONLY', files: [BOOKINFO, GATEWAY], yaml: [SIDECAR_SCOPE], sidecars: ['productpage-v1'] },
   { label: 'ServiceEntry resolutions + WorkloadEntry', files: [BOOKINFO], yaml: [SERVICE_ENTRIES], sidecars: ['productpage-v1'] },

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { TypeUrl } from '../../src/xds/resource-types.js';
 import type { EnvoyJson } from '../../src/xds/codec.js';
 import { BOOKINFO, byName, checked, gen, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, MORE_POLICY, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, JWT_CLAIM_ROUTING, MORE_POLICY, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GATEWAY = join(here, 'fixtures', 'ingressgateway.yaml');
@@ -288,6 +288,18 @@ test('auto mTLS off: plaintext clusters and inbound chains, no TLS inspector', (
   assert.ok(cds.every((c) => c.transport_socket_matches === undefined && c.transport_socket === undefined));
   const vi = byName(gen(rv, push, TypeUrl.Listener), 'virtualInbound');
   assert.doesNotMatch(json(vi), /tls_inspector|"transport_protocol":"tls"|DownstreamTlsContext/);
+});
+
+test('JWT claim routing: @request.auth.claims headers become istio_authn metadata matches', () => {
+  const push = pushFor([BOOKINFO, net('destination-rule-all.yaml')], [JWT_CLAIM_ROUTING]);
+  const rc = byName(gen(sidecarFor(push, 'productpage-v1'), push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  const vh = (rc.virtual_hosts as EnvoyJson[]).find((v) => v.name === 'reviews.default.svc.cluster.local:9080')!;
+  const m = (vh.routes as EnvoyJson[])[0].match as EnvoyJson;
+  assert.equal(m.headers, undefined);
+  assert.equal(json(m.dynamic_metadata), json([
+    { filter: 'istio_authn', path: [{ key: 'request.auth.claims' }, { key: 'groups' }], value: { list_match: { one_of: { string_match: { exact: 'group1' } } } } },
+    { filter: 'istio_authn', path: [{ key: 'request.auth.claims' }, { key: 'org' }, { key: 'team' }], value: { list_match: { one_of: { string_match: { prefix: 'x' } } } }, invert: true },
+  ]));
 });
 
 test('every generated resource in this file fit Envoy\'s schema', () => {

@@ -36,8 +36,18 @@ export function translateRouteMatch(m: HTTPMatchRequest | undefined): EnvoyJson 
   }
   out.case_sensitive = !m.ignoreUriCase;
   const headers: Record<string, unknown>[] = [];
-  for (const name of Object.keys(m.headers ?? {}).sort()) headers.push(headerMatcher(name, m.headers![name]));
+  const metadata: EnvoyJson[] = [];
+  for (const name of Object.keys(m.headers ?? {}).sort()) {
+    const claim = jwtClaimMatcher(name, m.headers![name]);
+    if (claim) metadata.push(claim);
+    else headers.push(headerMatcher(name, m.headers![name]));
+  }
   for (const name of Object.keys(m.withoutHeaders ?? {}).sort()) {
+    const claim = jwtClaimMatcher(name, m.withoutHeaders![name]);
+    if (claim) {
+      metadata.push({ ...claim, invert: true });
+      continue;
+    }
     const h = headerMatcher(name, m.withoutHeaders![name]);
     h.invert_match = true;
     if (!('present_match' in h)) h.treat_missing_header_as_empty = true;
@@ -53,7 +63,23 @@ export function translateRouteMatch(m: HTTPMatchRequest | undefined): EnvoyJson 
     return sm ? { name, string_match: sm } : { name, present_match: true };
   });
   if (qp.length) out.query_parameters = qp;
+  if (metadata.length) out.dynamic_metadata = metadata;
   return out as EnvoyJson;
+}
+
+const CLAIM_PREFIX = '@request.auth.claims.';
+
+/**
+ * Istio's JWT claim routing: a "header" `@request.auth.claims.groups` matches the claim the
+ * authentication filter (`istio_authn`) put in dynamic metadata, as a list containing the value.
+ * Nested claims are dotted (`@request.auth.claims.a.b`).
+ */
+export function jwtClaimMatcher(name: string, m: StringMatch | undefined): EnvoyJson | undefined {
+  if (!name.startsWith(CLAIM_PREFIX)) return undefined;
+  const claims = name.slice(CLAIM_PREFIX.length).split('.').filter(Boolean);
+  if (!claims.length) return undefined;
+  const sm = stringMatcher(m) ?? { safe_regex: { regex: '.+' } };
+  return { filter: 'istio_authn', path: ['request.auth.claims', ...claims].map((key) => ({ key })), value: { list_match: { one_of: { string_match: sm } } } };
 }
 
 /** Does a match apply to this proxy and listener port (the conditions resolved before Envoy)? */
