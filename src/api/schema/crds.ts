@@ -119,6 +119,11 @@ export function isCrdGroup(group: string): boolean {
   return load().groups.has(group);
 }
 
+/** Every group/kind the bundle defines. */
+export function allCrds(): { group: string; kind: string }[] {
+  return [...load().entries.values()].map((e) => ({ group: e.group, kind: e.kind }));
+}
+
 /** Kinds defined in `group`, sorted. */
 export function kindsOf(group: string): string[] {
   return [...load().entries.values()].filter((e) => e.group === group).map((e) => e.kind).sort();
