@@ -46,6 +46,18 @@ export interface ConnectionInfo {
   originalDst?: { ip: string; port: number };
 }
 
+/** Envoy's HTTP → gRPC status mapping for local replies (Grpc::Utility::httpToGrpcStatus). */
+function grpcStatus(http: number): number {
+  switch (http) {
+    case 400: return 13;
+    case 401: return 16;
+    case 403: return 7;
+    case 404: return 12;
+    case 429: case 502: case 503: case 504: return 14;
+    default: return 2;
+  }
+}
+
 let hostAddress: string | undefined;
 /** Envoy's stand-in for a loopback client under use_remote_address: the host's first non-loopback address. */
 function localHostAddress(): string {
@@ -235,19 +247,34 @@ export class HttpStream {
       this.resetDownstream();
       return;
     }
-    const body = typeof spec.body === 'string' ? Buffer.from(spec.body) : (spec.body as Buffer);
+    let body = typeof spec.body === 'string' ? Buffer.from(spec.body) : (spec.body as Buffer);
     const rh: Headers = { ...extra };
-    if (body.length) {
+    let status = spec.status;
+    const ct = this.headers['content-type'];
+    if (typeof ct === 'string' && ct.startsWith('application/grpc')) {
+      // gRPC clients get a trailers-only response: HTTP 200 with grpc-status mapped from the HTTP code (Envoy).
+      rh['content-type'] = 'application/grpc';
+      rh['grpc-status'] = String(grpcStatus(status));
+      if (body.length) rh['grpc-message'] = encodeURIComponent(body.toString()).replace(/%20/g, ' ');
+      status = 200;
+      body = Buffer.alloc(0);
+    } else if (body.length) {
       rh['content-type'] = 'text/plain';
     }
     rh['content-length'] = String(body.length);
     if (routed && this.route) this.route.responseMutation.apply(rh, si);
     this.finalizeResponseHeaders(rh);
-    for (const f of this.cfg.filters) f.onResponseHeaders?.(spec.status, rh, si);
-    si.responseCode = spec.status;
+    for (const f of this.cfg.filters) f.onResponseHeaders?.(status, rh, si);
+    si.responseCode = status;
     si.responseHeaders = rh;
     try {
-      res.writeHead(spec.status, rh as never);
+      if (rh['grpc-status'] !== undefined && this.req.httpVersionMajor === 2) {
+        // gRPC trailers-only: HEADERS with END_STREAM (grpc clients need the status there).
+        (res as Http2ServerResponse).stream.respond({ ':status': status, ...rh } as never, { endStream: true });
+        this.complete();
+        return;
+      }
+      res.writeHead(status, rh as never);
       if (body.length && this.headers[':method'] !== 'HEAD') {
         res.end(body);
         si.bytesSent = body.length;

@@ -15,11 +15,12 @@ import { HOP_BY_HOP, getHeader, type Headers } from '../http/headers.js';
 import { LocalReply, resetBeforeHeaders } from '../http/local-reply.js';
 import type { RouteAction, WeightedCluster } from './route-table.js';
 import type { RetryPolicy } from './retry-policy.js';
+import { H2Request, h2Headers } from '../cluster/h2-pool.js';
 
 /** Request bodies larger than this are streamed without retry (Envoy: per-request buffer limit). */
 const RETRY_BUFFER_LIMIT = 1 << 20;
 
-type Failure = { kind: 'connect' | 'timeout' | 'reset' | 'overflow'; reason: string; transport: string };
+type Failure = { kind: 'connect' | 'timeout' | 'reset' | 'overflow'; reason: string; transport: string; flag?: 'UR' };
 
 function pickWeighted(w: NonNullable<RouteAction['weighted']>): WeightedCluster {
   let r = Math.floor(Math.random() * w.total);
@@ -169,17 +170,24 @@ class UpstreamRouter {
     host.rqTotal++;
     this.cluster.stats.upstream_rq_total.value++;
     this.attemptStart = process.hrtime.bigint();
-    const up = request({
-      agent: host.http1Agent(),
-      host: host.ip,
-      port: host.port,
-      method: s.headers[':method'] as string,
-      path: s.headers[':path'] as string,
-      headers: out,
-      setHost: false,
-    });
+    const cfg = this.cluster.config;
+    const h2 = cfg.upstreamHttp2 || (cfg.useDownstreamProtocol && s.req.httpVersionMajor === 2);
+    const up: ClientRequest = h2
+      ? new H2Request(host, h2Headers(s.headers[':method'] as string, s.headers[':path'] as string, s.headers[':authority'] as string, out), cfg.connectTimeoutMs, () => {
+        host.cxTotal++;
+        this.cluster.stats.upstream_cx_total.value++;
+      }) as unknown as ClientRequest
+      : request({
+        agent: host.http1Agent(),
+        host: host.ip,
+        port: host.port,
+        method: s.headers[':method'] as string,
+        path: s.headers[':path'] as string,
+        headers: out,
+        setHost: false,
+      });
     // Node adds `Connection: keep-alive` on pooled requests; Envoy sends no connection header.
-    up.removeHeader('connection');
+    if (!h2) up.removeHeader('connection');
     this.attempt = up;
     let failed = false;
     const fail = (f: Failure) => {
@@ -201,7 +209,12 @@ class UpstreamRouter {
       sock.once('close', () => clearTimeout(t));
     });
     up.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL') {
+      if (err.code === 'SPAR_CONNECT_TIMEOUT') {
+        this.cluster.stats.upstream_cx_connect_timeout.value++;
+        fail({ kind: 'connect', reason: 'connection timeout', transport: '' });
+      } else if (err.code === 'ERR_HTTP2_STREAM_ERROR' || err.code === 'ERR_HTTP2_STREAM_CANCEL') {
+        fail({ kind: 'reset', reason: 'remote reset', transport: '', flag: 'UR' });
+      } else if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL') {
         this.cluster.stats.upstream_cx_connect_fail.value++;
         const text = err.code === 'ECONNREFUSED' ? 'Connection refused' : err.code === 'EHOSTUNREACH' ? 'No route to host' : 'Network is unreachable';
         fail({ kind: 'connect', reason: 'remote connection failure', transport: `delayed connect error: ${text}` });
@@ -242,7 +255,7 @@ class UpstreamRouter {
     }
     if (p && this.attempts > p.numRetries && this.retryable && this.retriableFailure(p, f)) s.si.setFlag('URX');
     if (f.kind === 'connect') s.si.setFlag('UF');
-    else s.si.setFlag('UC');
+    else s.si.setFlag(f.flag ?? 'UC');
     s.si.upstreamTransportFailureReason = f.transport;
     this.release();
     s.localReply({ status: 503, body: resetBeforeHeaders(f.reason, '', this.attempts > 1), details: `upstream_reset_before_response_started{${f.reason.replace(/ /g, '_')}}` }, true);
@@ -317,6 +330,28 @@ class UpstreamRouter {
     else if (status >= 300) cs.upstream_rq_3xx.value++;
     else if (status >= 200) cs.upstream_rq_2xx.value++;
     const res = s.res as import('node:http').ServerResponse;
+    if (rh['grpc-status'] !== undefined && s.req.httpVersionMajor === 2) {
+      // A gRPC trailers-only response: one HEADERS frame that ends the stream, as the upstream sent it.
+      const h2res = s.res as unknown as import('node:http2').Http2ServerResponse;
+      try {
+        h2res.stream.respond({ ':status': status, ...rh } as never, { endStream: true });
+      } catch {
+        // the client is gone
+      }
+      upRes.resume();
+      upRes.on('end', () => {
+        host.active--;
+        cs.upstream_rq_completed.value++;
+        this.release();
+        s.complete();
+      });
+      upRes.on('aborted', () => {
+        host.active--;
+        this.release();
+        s.complete();
+      });
+      return;
+    }
     try {
       res.writeHead(status, rh as never);
     } catch {

@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { HttpStream, type ConnectionInfo, type HttpEnv } from '../../../http/stream.js';
 import { StreamInfo } from '../../../stream-info.js';
+import { handleUpgrade } from '../../../http/upgrade.js';
 import { hcmStats, type HcmStats, type StatsStore } from '../../../stats/stats.js';
 import type { HcmConfig } from './config.js';
 
@@ -46,6 +47,11 @@ export class HttpConnectionManager {
       } as never);
       h1.maxHeadersCount = cfg.maxHeadersCount + 1; // one more, so the stream can see "too many" and answer 431
       h1.on('connect', (req: IncomingMessage, socket: Socket) => this.onConnect(req, socket as TaggedSocket));
+      h1.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+        const st = (socket as TaggedSocket)[CONN];
+        if (st) handleUpgrade(req, socket, head, this.cfg, this.env, st.info, this.stats);
+        else socket.destroy();
+      });
       h1.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, req.socket as TaggedSocket));
       h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TaggedSocket));
       this.h1 = h1;
