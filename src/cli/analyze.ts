@@ -12,7 +12,7 @@
  * files. Checks that need Services or pods are skipped, with a note, when the files have none.
  */
 import type { Diagnostic, Level } from '../api/diagnostics.js';
-import { analyze, allAnalyzers, type AnalyzeResult } from '../analyze/index.js';
+import { analyze, allAnalyzers, findAnalyzer, type AnalyzeResult } from '../analyze/index.js';
 import { atLeast, DOCS_URL, formatMessages, originOf, parseLevel, type AnalyzeFormat } from '../analyze/format.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -97,7 +97,10 @@ function inputNotes(result: AnalyzeResult, verbose: boolean): string[] {
       (verbose ? '' : ' Run with -v to list them.'));
     if (verbose) for (const [id, files] of ids) notes.push(`  ${id}: ${[...files].join(', ')} (last one kept)`);
   }
-  const skipped = result.skipped;
+  // Only skips that cost something: analyzers with config of their own kinds in the input.
+  const registryKinds = new Set(['Service', 'Pod', 'Namespace', 'Node', 'Secret', 'ConfigMap', 'MeshConfig']);
+  const present = new Set(result.snapshot.resources.filter((r) => r.source).map((r) => r.kind));
+  const skipped = result.skipped.filter((s) => findAnalyzer(s.name)?.inputs.some((k) => !registryKinds.has(k) && present.has(k)));
   if (skipped.length > 0) {
     const reasons = [...new Set(skipped.map((s) => s.reason))].sort().join(' and ');
     notes.push(`the input has ${reasons}, so checks that look services or workloads up were skipped (${skipped.map((s) => s.name).join(', ')}): ` +
@@ -127,7 +130,12 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
 
   // Resources without a namespace are in the namespace analyzed (istioctl's default namespace).
   const parsed = parsePaths(paths, { defaultNamespace: namespace ?? 'default' });
-  for (const d of parsed.diagnostics) err(`Error reading ${d.pos ? `${d.pos.file}:${d.pos.line}` : 'input'}: ${d.message}\n`);
+  // Notes from the reader (a JSON file that is not a Kubernetes object ...) are not failures to read.
+  const readErrors = parsed.diagnostics.filter((d) => d.level === 'Error');
+  for (const d of parsed.diagnostics) {
+    const where = d.pos ? `${d.pos.file}:${d.pos.line}` : 'input';
+    err(d.level === 'Error' ? `Error reading ${where}: ${d.message}\n` : `Note: ${where}: ${d.message}\n`);
+  }
   const meshConfig = readMeshConfig(opts.meshConfigFile);
   const result = analyze(parsed.resources, { namespace, defaults: true, analyzers: opts.analyzer, meshConfig });
   const messages = result.messages.filter((m) => !suppressedBy(m, suppressions));
@@ -144,14 +152,14 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
     }
     if (shown.length === 0) {
       const list = parsed.files.length > 1 ? `:\n  - ${parsed.files.slice(0, 10).join('\n  - ')}${parsed.files.length > 10 ? `\n  (and ${parsed.files.length - 10} more files)` : ''}` : ` ${parsed.files.join('')}.`;
-      if (parsed.diagnostics.length === 0) err(`\u2714 No validation issues found when analyzing${list}\n`);
-      else err(`No validation issues found when analyzing ${target} (but ${parsed.diagnostics.length} ${parsed.diagnostics.length === 1 ? 'problem' : 'problems'} reading the input).\n`);
+      if (readErrors.length === 0) err(`\u2714 No validation issues found when analyzing${list}\n`);
+      else err(`No validation issues found when analyzing ${target} (but ${readErrors.length} ${readErrors.length === 1 ? 'problem' : 'problems'} reading the input).\n`);
     }
     const failing = messages.filter((m) => atLeast(m.level, failAt));
     if (failing.length > 0) {
       err(`Error: Analyzers found issues when analyzing ${target}.\nSee ${DOCS_URL} for more information about causes and resolutions.\n`);
       process.exitCode = EXIT_ANALYZER_FOUND_ISSUES;
-    } else if (parsed.diagnostics.length > 0) {
+    } else if (readErrors.length > 0) {
       err('Error: Some files couldn\'t be parsed.\n');
       process.exitCode = EXIT_DATA_ERROR;
     }

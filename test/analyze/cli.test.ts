@@ -91,7 +91,7 @@ describe('spar analyze CLI', { concurrency: 2 }, () => {
     assert.match(r.stdout, /^Warning \[IST0129\] \(DestinationRule default\/originate-tls-for-googleapis /m);
     assert.doesNotMatch(r.stdout, /Referenced host not found/, 'without Services, hosts are not reported missing');
     assert.match(r.stderr, /^Note: \d+ resources are defined more than once \(e\.g\. VirtualService default\/reviews in \d+ files\)/m);
-    assert.match(r.stderr, /^Note: the input has no Kubernetes Service and no Pod or workload .*virtualservice\.DestinationHostAnalyzer.*Add the Kubernetes resources/m);
+    assert.match(r.stderr, /^Note: the input has no Kubernetes Service, so checks .*\(destinationrule\.SubsetSelectPodAnalyzer, virtualservice\.DestinationHostAnalyzer\).*Add the Kubernetes resources/m);
   });
 
   test('namespaces: -A reports every namespace; -n picks one', async () => {
