@@ -199,7 +199,7 @@ export class PushContext {
     const key = `${proxy.namespace}|${sidecar ? `${sidecar.namespace}/${sidecar.name}` : ''}`;
     const hit = this.scopeCache.get(key);
     if (hit) return hit;
-    const egress = sidecar ? (sidecar.spec.egress ?? []).flatMap((e) => e.hosts ?? []).map((h) => parseScopedHost(h, sidecar.namespace)) : undefined;
+    const egress = sidecar ? (sidecar.spec.egress ?? []).flatMap((e) => e?.hosts ?? []).map((h) => parseScopedHost(h, sidecar.namespace)) : undefined;
     const out: Service[] = [];
     for (const [, list] of this.servicesByHost) {
       const visible = list.filter((s) => this.serviceVisible(s, proxy.namespace) && (!egress || egress.some((e) => scopedMatches(e, s.namespace, s.hostname))));

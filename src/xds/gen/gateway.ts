@@ -57,6 +57,8 @@ export function gatewayPorts(proxy: Proxy, push: PushContext): GatewayPort[] {
   const byPort = new Map<string, GatewayPort>();
   for (const gw of push.gatewaysFor(proxy)) {
     for (const server of gw.spec.servers ?? []) {
+      // Validation rejects a server without a port; generation skips it rather than fail the proxy.
+      if (!server?.port?.number) continue;
       const port = server.port.number;
       const bind = server.bind ?? WildcardAddress;
       let gp = byPort.get(`${bind}:${port}`);

@@ -69,7 +69,7 @@ export function outboundListenerPlan(proxy: Proxy, push: PushContext): OutboundL
     const port = e.port!.number!;
     const bind = e.bind ?? (e.captureMode === 'NONE' || noCapture ? '127.0.0.1' : WildcardAddress);
     const bindToPort = e.captureMode === 'NONE' || noCapture || !!e.bind;
-    const hosts = e.hosts.map((h) => parseScopedHost(h, sidecar!.namespace));
+    const hosts = (e.hosts ?? []).map((h) => parseScopedHost(h, sidecar!.namespace));
     const proto = parseProtocol(e.port!.protocol);
     const kind = kindOf(proto === 'Unsupported' ? 'HTTP' : proto);
     for (const svc of services) {

@@ -59,7 +59,9 @@ export function retryPolicy(r: HTTPRetry | undefined, consistentHash: boolean): 
 }
 
 /** The cluster a destination names (Istio's GetDestinationCluster). */
-export function destinationCluster(ctx: RouteContext, d: Destination, vsNamespace: string): string {
+export function destinationCluster(ctx: RouteContext, d: Destination | undefined, vsNamespace: string): string {
+  // Istio names a destination without a host "UnknownService" (no such cluster: requests get 503).
+  if (!d?.host) return 'UnknownService';
   const host = resolveShortName(d.host, vsNamespace, ctx.push.mesh.dnsDomain);
   const svc = ctx.push.serviceFor(host, ctx.proxy.namespace);
   const port = d.port?.number ?? (svc && svc.ports.length === 1 ? svc.ports[0].port : ctx.port);
