@@ -28,15 +28,30 @@ export interface ConfigSnapshot {
 
 export const configKey = (r: { kind: string; namespace: string; name: string }): string => `${r.kind}/${r.namespace}/${r.name}`;
 
-/** Reads and validates every YAML file under `dir`. */
-export function readConfigDir(dir: string): ConfigSnapshot {
+/**
+ * Validation verdicts by resource content: a re-read after one file changed re-validates only
+ * what changed (schema and webhook checks dominate the cost of a re-read).
+ */
+type Verdicts = Map<string, Diagnostic[]>;
+
+/** Reads and validates every YAML file under `dir`; `verdicts` carries validation over from the last read. */
+export function readConfigDir(dir: string, verdicts?: Verdicts): ConfigSnapshot {
   const parsed = parsePaths([dir]);
   const resources: ConfigResource[] = [];
   const rejected: RejectedConfig[] = [];
+  const seen: Verdicts = new Map();
   for (const r of parsed.resources) {
-    const errors = validateResource(r).filter((d) => d.level === 'Error');
+    const key = JSON.stringify(r.raw);
+    let diags = verdicts?.get(key) ?? seen.get(key);
+    if (!diags) diags = validateResource(r);
+    seen.set(key, diags);
+    const errors = diags.filter((d) => d.level === 'Error');
     if (errors.length === 0) resources.push(r);
     else rejected.push({ kind: r.kind, namespace: r.namespace, name: r.name, file: r.source?.file, errors: errors.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)) });
+  }
+  if (verdicts) {
+    verdicts.clear();
+    for (const [k, v] of seen) verdicts.set(k, v);
   }
   return { resources, rejected, fileErrors: parsed.diagnostics };
 }

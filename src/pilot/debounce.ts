@@ -4,14 +4,7 @@
  * event at the latest, so a storm of changes becomes one push context and one push.
  */
 import type { PushRequest } from '../xds/server/generator.js';
-
-/** Two requests as one: full wins, kinds and hosts join, the earliest start is kept. */
-export function mergePushRequests(a: PushRequest, b: PushRequest): PushRequest {
-  const full = a.full || b.full;
-  const hosts = full ? undefined : new Set([...(a.edsHosts ?? []), ...(b.edsHosts ?? [])]);
-  const kinds = a.kinds.size === 0 || b.kinds.size === 0 ? new Set<string>() : new Set([...a.kinds, ...b.kinds]);
-  return { full, kinds, edsHosts: hosts, start: Math.min(a.start, b.start), reason: a.reason === b.reason ? a.reason : `${a.reason}; ${b.reason}` };
-}
+import { mergePushRequests } from '../xds/server/push-queue.js';
 
 export class Debouncer {
   private pending?: PushRequest;

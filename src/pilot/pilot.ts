@@ -6,6 +6,7 @@
  * watching that service's clusters.
  */
 import pino, { type Logger } from 'pino';
+import type { Diagnostic } from '../api/diagnostics.js';
 import type { ConfigResource } from '../config/resource.js';
 import type { MeshConfig } from '../model/mesh.js';
 import { snapshotFromResources } from '../registry/aggregate.js';
@@ -86,6 +87,8 @@ export class Pilot {
   private debug?: DebugServer;
   private watcher?: DirectoryWatcher;
   private debouncer: Debouncer;
+  /** Validation results carried from one read of the config folder to the next. */
+  private readonly verdicts = new Map<string, Diagnostic[]>();
   private lastReject = new Map<string, { gauge: string; err: string }>();
   private convergenceSeen = new WeakMap<Connection, number>();
 
@@ -100,7 +103,7 @@ export class Pilot {
 
   /** Reads the config, builds the first push context, starts serving. */
   async start(): Promise<void> {
-    if (this.opts.configDir) this.install(readConfigDir(this.opts.configDir));
+    if (this.opts.configDir) this.install(readConfigDir(this.opts.configDir, this.verdicts));
     this.buildAndPush({ full: true, kinds: new Set(), start: Date.now(), reason: 'initial' }, 0, false);
     this.xdsPort = await this.server.listen(this.opts.port ?? 15010, this.opts.host ?? '0.0.0.0', this.opts.xdsUds);
     if ((this.opts.debugPort ?? 15014) >= 0) {
@@ -127,7 +130,7 @@ export class Pilot {
     if (!this.opts.configDir) return;
     let snap: ConfigSnapshot;
     try {
-      snap = readConfigDir(this.opts.configDir);
+      snap = readConfigDir(this.opts.configDir, this.verdicts);
     } catch (err) {
       this.log.error({ err }, 'cannot read config folder; keeping the current config');
       return;

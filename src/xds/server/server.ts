@@ -28,6 +28,7 @@ import { PUSH_ORDER, SHORT_NAME, TypeUrl, type ResourceTypeUrl } from '../resour
 import { Connection, type Watch } from './connection.js';
 import type { PushRequest, XdsGenerator } from './generator.js';
 import { ResourceCache, type DroppedResource, type PreparedResource } from './resource-cache.js';
+import { PushQueue } from './push-queue.js';
 import { adsServiceDefinition, SINGLE_TYPE_SERVICES, singleTypeServiceDefinition } from './service.js';
 import { frameDeltaDiscoveryResponse, frameDiscoveryResponse } from './wire.js';
 
@@ -99,6 +100,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
   private nonceCounter = 0;
   private readonly noncePrefix = randomBytes(3).toString('hex');
   private grpcServer?: grpc.Server;
+  private readonly queue = new PushQueue<Connection<P>>((con, req) => this.pushConnection(con, req));
   private readonly generator: XdsGenerator<P, C>;
   private readonly log?: Logger;
   private readonly controlPlaneId: string;
@@ -128,12 +130,21 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     this.dropped.clear();
   }
 
-  /** Installs `push` and pushes what `req` covers to every connected proxy. */
+  /**
+   * Installs `push` and queues what `req` covers for every connected proxy. The queue serves one
+   * connection per event-loop turn, always from the newest push context; a connection still
+   * waiting when another push comes gets the two requests merged.
+   */
   pushAll(push: C, req: PushRequest): void {
     this.setPushContext(push);
     const types = this.typesFor(req);
     this.log?.info({ version: this.version, reason: req.reason, full: req.full, types: [...types].map((t) => SHORT_NAME[t]), proxies: this.connections.size }, 'push');
-    for (const con of this.connections.values()) this.pushConnection(con, req, types);
+    for (const con of this.connections.values()) this.queue.enqueue(con, req);
+  }
+
+  /** Resolves once every queued push has been sent. */
+  pushed(): Promise<void> {
+    return this.queue.idle();
   }
 
   /** The types a request touches: EDS alone for endpoint changes, else those whose kinds changed. */
@@ -151,7 +162,9 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     return out;
   }
 
-  private pushConnection(con: Connection<P>, req: PushRequest, types: Set<ResourceTypeUrl>): void {
+  private pushConnection(con: Connection<P>, req: PushRequest): void {
+    if (!this.connections.has(con.conId)) return;
+    const types = this.typesFor(req);
     if (!req.full) {
       const w = con.watches.get(TypeUrl.ClusterLoadAssignment);
       if (!w) return;
@@ -305,6 +318,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     const close = () => {
       if (closed) return;
       closed = true;
+      if (con) this.queue.remove(con);
       if (con && this.connections.delete(con.conId)) {
         this.log?.info({ proxy: con.conId }, 'ADS disconnected');
         this.emit('disconnect', con);
