@@ -86,6 +86,7 @@ export class DebugServer {
       case '/debug/push_status':
         return this.send(res, 200, {
           version: p.server.version,
+          totalPushes: p.pushCount,
           pushes: p.pushes,
           droppedResources: [...p.server.dropped.values()].map((d) => ({ type: SHORT_NAME[d.typeUrl as keyof typeof SHORT_NAME] ?? d.typeUrl, name: d.name, error: d.error, at: d.at.toISOString() })),
         });

@@ -81,7 +81,10 @@ export class Pilot {
   resources: ConfigResource[] = [];
   rejected: RejectedConfig[] = [];
   fileErrors: ConfigSnapshot['fileErrors'] = [];
+  /** The last 50 pushes. */
   readonly pushes: PushRecord[] = [];
+  /** Pushes since start (push contexts built and pushed). */
+  pushCount = 0;
   xdsPort = 0;
   debugPort = 0;
   private debug?: DebugServer;
@@ -199,6 +202,7 @@ export class Pilot {
       types: [...this.server.typesFor(req)].map((t) => SHORT_NAME[t]), at: new Date().toISOString(), buildMs: Math.round(buildMs * 10) / 10, events,
     };
     this.pushes.push(rec);
+    this.pushCount++;
     if (this.pushes.length > 50) this.pushes.shift();
   }
 

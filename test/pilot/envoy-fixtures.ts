@@ -54,7 +54,7 @@ export async function startSparPilot(configDir: string, opts: { uds?: string; ar
   const { xdsPort, debugPort } = await ready;
   const debugUrl = `http://127.0.0.1:${debugPort}`;
   const get = async <T>(path: string): Promise<T> => (await (await fetch(debugUrl + path)).json()) as T;
-  const pushCount = async () => (await get<{ pushes: unknown[] }>('/debug/push_status')).pushes.length;
+  const pushCount = async () => (await get<{ totalPushes: number }>('/debug/push_status')).totalPushes;
   const pilot: SparPilot = {
     xdsPort,
     debugPort,
