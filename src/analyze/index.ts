@@ -11,7 +11,7 @@ import type { Diagnostic } from '../api/diagnostics.js';
 import type { ConfigResource } from '../config/resource.js';
 import { allAnalyzers, type Analyzer } from './analyzer.js';
 import { Snapshot, type SnapshotOptions } from './snapshot.js';
-import { CLUSTER_SCOPED, MSG, message } from './messages.js';
+import { CLUSTER_SCOPED, MSG, render } from './messages.js';
 import './analyzers/annotations.js';
 import './analyzers/destinationrule.js';
 import './analyzers/envoyfilter.js';
@@ -75,9 +75,9 @@ export function analyze(resources: readonly ConfigResource[], opts: AnalyzeOptio
     try {
       a.analyze({ snapshot, report: (d) => raw.push(d) });
     } catch (e) {
-      // An analyzer bug must not hide what the others found.
-      const first = snapshot.resources.find((r) => r.source);
-      if (first) raw.push({ ...message(MSG.InternalError, first, [`analyzer ${a.name}: ${(e as Error).message}`]), pos: undefined });
+      // An analyzer bug must not hide what the others found; istioctl reports it as IST0001 with no resource.
+      const t = MSG.InternalError;
+      raw.push({ level: t.level, code: t.code, codeName: t.name, message: render(t.template, [`analyzer ${a.name}: ${(e as Error).message}`]) });
     }
   }
   const byRef = new Map(snapshot.resources.map((r) => [`${r.kind}/${CLUSTER_SCOPED.has(r.kind) ? '' : r.namespace}/${r.name}`, r]));

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { render } from '../../src/analyze/messages.js';
 import { hostMatches, labelSelectorMatches, namesForNamespace, selectorString, serviceNameOfHost, toFqdn } from '../../src/analyze/hosts.js';
 import { portProtocolKnown } from '../../src/analyze/analyzers/workloads.js';
-import { sortDedupe } from '../../src/analyze/index.js';
+import { analyze, sortDedupe } from '../../src/analyze/index.js';
+import { register } from '../../src/analyze/analyzer.js';
+import { parseText } from '../../src/config/parse.js';
 import type { Diagnostic } from '../../src/api/diagnostics.js';
 
 test('render fills Go verbs as fmt does', () => {
@@ -70,5 +72,15 @@ test('messages sort by level, code, resource in Go byte order, and identical lin
   const out = sortDedupe([d('Info', 'IST0118', 'details'), d('Error', 'IST0101', 'b'), d('Info', 'IST0118', 'details-admin'), d('Error', 'IST0101', 'b'), d('Warning', 'IST0132', 'a')]);
   assert.deepEqual(out.map((m) => `${m.level} ${m.code} ${m.resource?.name}`), [
     'Error IST0101 b', 'Warning IST0132 a', 'Info IST0118 details-admin', 'Info IST0118 details',
+  ]);
+});
+
+test('an analyzer that throws becomes IST0001, and the others still report', () => {
+  register({ name: 'test.Throws', description: 'always fails', inputs: [], emits: [], analyze() { throw new Error('boom'); } });
+  const svc = parseText('a.yaml', 'apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{name: web, port: 80}]}\n').resources;
+  const r = analyze(svc, { analyzers: ['test.Throws', 'service.PortNameAnalyzer'] });
+  assert.deepEqual(r.messages.map((m) => `${m.code} ${m.message.slice(0, 40)}`), [
+    'IST0001 Internal error: analyzer test.Throws: boom',
+    'IST0118 Port name web (port: 80, targetPort: 0) do',
   ]);
 });
