@@ -2,7 +2,7 @@
  * The table of `spar` subcommands. Each entry declares its arguments here (so `--help` needs no
  * other module) and loads its implementation lazily.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 
 export function registerCommands(program: Command): void {
   program
@@ -79,6 +79,68 @@ export function registerCommands(program: Command): void {
     .option('--proxy-log-level <level>', 'the proxy\'s log level', 'warning')
     .option('--envoy-bin <path>', 'envoy binary for --proxy envoy (default: envoy on PATH, copied where UID 1337 can run it)')
     .action(async (opts) => (await import('./agent.js')).run(opts));
+
+  const stateDirOpt = '--state-dir <dir>';
+  const stateDirHelp = 'the local runtime\'s state folder (default /run/spar, or $SPAR_STATE_DIR)';
+  program
+    .command('up')
+    .description('the whole mesh on this machine: pods in network namespaces with sidecars, the pilot, an ingress gateway on 127.0.0.1 (default: Istio\'s Bookinfo); needs root')
+    .option('-f, --filename <path...>', 'Kubernetes + Istio YAML (default: Bookinfo and its gateway from ../shared/istio/samples)')
+    .option('--proxy <kind>', 'the sidecar and gateway proxy: spar or envoy', 'spar')
+    .option('--port <port>', 'the ingress gateway\'s port on 127.0.0.1', '8080')
+    .option('--wait <seconds>', 'how long to wait for pods to be ready', '180')
+    .option('--no-inject-default', 'do not inject sidecars in the default namespace unless it is labelled istio-injection=enabled')
+    .option(stateDirOpt, stateDirHelp)
+    .option('--bridge <name>', 'the pod bridge', 'spar0')
+    .option('--pod-cidr <cidr>', 'pod addresses (the first one is the host\'s, on the bridge)', '10.88.0.0/16')
+    .option('--service-cidr <cidr>', 'service VIPs', '10.96.0.0/16')
+    .option('--pilot-debug-port <port>', 'the pilot\'s debug port on 127.0.0.1 (proxy-status)', '15014')
+    .addOption(new Option('--daemon', 'run the runtime itself (internal)').hideHelp())
+    .action(async (opts) => (await import('./up.js')).run(opts));
+  program
+    .command('down')
+    .description('stop the local runtime and remove everything it made (also after a crash)')
+    .option(stateDirOpt, stateDirHelp)
+    .action(async (opts) => (await import('./down.js')).run(opts));
+  program
+    .command('apply')
+    .description('apply Kubernetes and Istio YAML to the local runtime')
+    .requiredOption('-f, --filename <path...>', 'files or folders of YAML, or - for stdin')
+    .option('--wait <seconds>', 'wait for the pods to be ready', '0')
+    .option(stateDirOpt, stateDirHelp)
+    .action(async (opts) => (await import('./apply.js')).run(opts));
+  program
+    .command('delete')
+    .description('delete what the YAML describes from the local runtime')
+    .requiredOption('-f, --filename <path...>', 'files or folders of YAML, or - for stdin')
+    .option(stateDirOpt, stateDirHelp)
+    .action(async (opts) => (await import('./delete.js')).run(opts));
+  program
+    .command('get')
+    .description('list pods and services of the local runtime (pods, services, all)')
+    .argument('<kind>', 'pods, services or all')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-A, --all-namespaces', 'every namespace')
+    .option('-o, --output <format>', 'wide or json')
+    .option(stateDirOpt, stateDirHelp)
+    .action(async (kind, opts) => (await import('./get.js')).run(kind, opts));
+  program
+    .command('logs')
+    .description('a pod\'s container log (-c istio-proxy for the sidecar)')
+    .argument('<pod>', 'pod name (or its Deployment\'s name)')
+    .option('-c, --container <name>', 'container (default: the app)')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option('-f, --follow', 'keep printing new lines')
+    .option(stateDirOpt, stateDirHelp)
+    .action(async (pod, opts) => (await import('./logs.js')).run(pod, opts));
+  program
+    .command('exec')
+    .description('run a command inside a pod\'s network namespace: spar exec POD -- curl -s productpage:9080')
+    .argument('<pod>', 'pod name (or its Deployment\'s name)')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('-n, --namespace <ns>', 'namespace', 'default')
+    .option(stateDirOpt, stateDirHelp)
+    .action(async (pod, cmd, opts) => (await import('./exec.js')).run(pod, cmd, opts));
 
   program
     .command('proxy-status')
