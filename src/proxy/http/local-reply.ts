@@ -10,6 +10,8 @@ export interface LocalReplySpec {
   body: string | Buffer;
   flag?: ResponseFlagName;
   details: string;
+  /** For gRPC requests: the grpc-status to send (default: mapped from `status`). */
+  grpcStatus?: number;
 }
 
 export const LocalReply = {

@@ -197,10 +197,33 @@ export class HttpStream {
     si.routeName = route.name;
     si.virtualHostName = route.vhost.name;
 
-    for (const f of cfg.filters) {
-      if (f.onRequestHeaders && !f.onRequestHeaders(h, si, (status, body, flag) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: 'filter' }))) return;
-    }
+    this.runFilters(0);
+  }
 
+  /** Runs the HTTP filters from index i; a filter may pause the chain (a promise), then it resumes. */
+  private runFilters(i: number): void {
+    const fs = this.cfg.filters;
+    const route = this.route!;
+    const cluster = route.action.kind === 'route' ? (route.action.cluster ?? '') : '';
+    for (; i < fs.length; i++) {
+      const f = fs[i];
+      if (!f.onRequestHeaders) continue;
+      const r = f.onRequestHeaders(this.headers, this.si, (status, body, flag, grpc) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: 'fault_filter_abort', grpcStatus: grpc }, true), route.perFilter?.get(f.name ?? ''), cluster);
+      if (r === true) continue;
+      if (r === false) return;
+      const next = i + 1;
+      r.then((go) => {
+        if (go && !this.done) this.runFilters(next);
+      }, () => this.localReply({ status: 500, body: '', details: 'filter_error' }));
+      return;
+    }
+    this.dispatch();
+  }
+
+  /** The route's action: direct response, redirect, or the router. */
+  private dispatch(): void {
+    const { headers: h, si, stats } = this;
+    const route = this.route!;
     const a = route.action;
     if (a.kind === 'direct_response') {
       stats.rq_direct_response.value++;
@@ -254,7 +277,7 @@ export class HttpStream {
     if (typeof ct === 'string' && ct.startsWith('application/grpc')) {
       // gRPC clients get a trailers-only response: HTTP 200 with grpc-status mapped from the HTTP code (Envoy).
       rh['content-type'] = 'application/grpc';
-      rh['grpc-status'] = String(grpcStatus(status));
+      rh['grpc-status'] = String(spec.grpcStatus ?? grpcStatus(status));
       if (body.length) rh['grpc-message'] = encodeURIComponent(body.toString()).replace(/%20/g, ' ');
       status = 200;
       body = Buffer.alloc(0);

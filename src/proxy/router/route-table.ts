@@ -4,7 +4,9 @@
  * then the first route whose match succeeds, as Envoy documents. Built once per RDS update; the
  * request path only calls `select` and `match`.
  */
-import { ConfigErrors, Fields, type Json } from '../config/fields.js';
+import { ConfigErrors, Fields, typeName } from '../config/fields.js';
+import { lookupPerRoute } from '../filters/http/registry.js';
+import '../filters/http/index.js';
 import type { EnvoyJson } from '../../xds/codec.js';
 import { chain, readMutation, type HeaderMutation } from '../http/headers.js';
 import { compileRegex, toJsSubstitution, type CompiledRegex } from '../matchers/regex.js';
@@ -64,6 +66,8 @@ export interface Route {
   requestMutation: HeaderMutation;
   responseMutation: HeaderMutation;
   vhost: VirtualHost;
+  /** Compiled typed_per_filter_config by filter name (route over virtual host), or undefined. */
+  perFilter?: Map<string, unknown>;
 }
 
 export interface VirtualHost {
@@ -265,20 +269,32 @@ function readDirect(f: Fields): DirectResponseAction {
   return d;
 }
 
-function perFilterConfig(f: Fields): void {
+/** typed_per_filter_config: each entry compiled by its filter's per-route compiler. */
+function perFilterConfig(f: Fields, inherited?: Map<string, unknown>): Map<string, unknown> | undefined {
   const p = f.opt('typed_per_filter_config');
-  if (!p) return;
+  if (!p) return inherited;
+  const out = new Map(inherited);
   for (const k of Object.keys(p.obj)) {
-    // An optional filter's config (envoy.config.route.v3.FilterConfig with is_optional) may be skipped, as Envoy does.
-    const v = p.obj[k] as Record<string, Json>;
-    if (v && typeof v === 'object' && String(v['@type']).endsWith('envoy.config.route.v3.FilterConfig') && v.is_optional === true) {
-      p.ignore(k);
+    let cfg = p.obj_(k);
+    let optional = false;
+    if (typeName(cfg.str('@type')) === 'envoy.config.route.v3.FilterConfig') {
+      optional = cfg.bool('is_optional');
+      cfg.unsupportedIfSet('disabled', 'not supported by spar proxy yet');
+      const inner = cfg.obj_('config');
+      cfg.done();
+      cfg = inner;
+    }
+    const t = typeName(cfg.str('@type'));
+    const compile = lookupPerRoute(t);
+    if (!compile) {
+      // An optional filter's config may be skipped, as Envoy does.
+      if (!optional) cfg.error('', `per-route config ${JSON.stringify(t)} for filter ${JSON.stringify(k)} is not supported by spar proxy`);
       continue;
     }
-    p.error(k, 'per-filter config is not supported by spar proxy yet');
-    p.ignore(k);
+    out.set(k, compile(cfg));
   }
   p.done();
+  return out.size ? out : undefined;
 }
 
 /** Compiles a RouteConfiguration (from RDS or inline route_config). */
@@ -314,7 +330,7 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
     v.unsupported('hedge_policy');
     v.unsupported('request_mirror_policies', 'request mirroring is not supported by spar proxy yet');
     v.unsupported('metadata');
-    perFilterConfig(v);
+    const vPerFilter = perFilterConfig(v);
     for (const rf of v.list('routes')) {
       const rname = rf.str('name');
       const match = compileRouteMatch(rf.obj_('match'));
@@ -334,14 +350,14 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
       const rReq = readMutation(rf, 'request');
       const rResp = readMutation(rf, 'response');
       rf.ignore('decorator', 'metadata'); // decorator only names the span (no tracing here); metadata is data for filters
-      perFilterConfig(rf);
+      const perFilter = perFilterConfig(rf, vPerFilter);
       rf.num('per_request_buffer_limit_bytes');
       rf.unsupported('tracing', 'tracing is not supported by spar proxy yet');
       rf.unsupported('stat_prefix');
       rf.done();
       const order = mostSpecificWins ? [globalReq, vReq, rReq] : [rReq, vReq, globalReq];
       const orderResp = mostSpecificWins ? [globalResp, vResp, rResp] : [rResp, vResp, globalResp];
-      vh.routes.push({ name: rname, match, action, requestMutation: chain(order), responseMutation: chain(orderResp), vhost: vh });
+      vh.routes.push({ name: rname, match, action, requestMutation: chain(order), responseMutation: chain(orderResp), vhost: vh, perFilter });
     }
     v.done();
     table.add(vh, f);

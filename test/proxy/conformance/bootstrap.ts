@@ -34,13 +34,24 @@ function accessLog(path: string): Json[] {
   }];
 }
 
+/** The filters Istio puts on every chain: fault and CORS (both empty), then the router. */
+const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
+const ISTIO_FILTERS = [
+  { name: 'envoy.filters.http.fault', typed_config: { '@type': FAULT_TYPE } },
+  { name: 'envoy.filters.http.cors', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } },
+  ROUTER,
+];
+
 function listener(name: string, port: number, hcm: Json): Json {
   return {
     name,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM, stat_prefix: name, http_filters: [ROUTER], ...hcm } }] }],
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': HCM, stat_prefix: name, http_filters: name === 'main' ? ISTIO_FILTERS : [ROUTER], ...hcm } }] }],
   };
 }
+
+const fault = (f: Json): Json => ({ typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': FAULT_TYPE, ...f } } });
+const ALL = { numerator: 100 };
 
 function cluster(name: string, ports: number[], extra: Json = {}): Json {
   return {
@@ -113,6 +124,13 @@ export function mainRoutes(): Json[] {
       response_headers_to_add: [{ header: { key: 'x-resp', value: 'r1' } }, { header: { key: 'x-upstream', value: 'replaced' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' }],
       response_headers_to_remove: ['x-drop'],
     }),
+    r('fault-abort', { prefix: '/fault/abort' }, to('a'), fault({ abort: { http_status: 418, percentage: ALL } })),
+    r('fault-abort-none', { prefix: '/fault/never' }, to('a'), fault({ abort: { http_status: 500, percentage: { numerator: 0 } } })),
+    r('fault-delay', { prefix: '/fault/delay' }, to('a'), fault({ delay: { fixed_delay: '0.2s', percentage: ALL } })),
+    r('fault-both', { prefix: '/fault/both' }, to('a'), fault({ delay: { fixed_delay: '0.1s', percentage: ALL }, abort: { http_status: 503, percentage: ALL } })),
+    r('fault-header', { prefix: '/fault/header' }, to('a'), fault({ abort: { http_status: 429, percentage: ALL }, headers: [{ name: 'x-fault', string_match: { exact: 'yes' } }] })),
+    r('fault-grpc', { prefix: '/fault/grpc' }, to('a'), fault({ abort: { grpc_status: 5, percentage: ALL } })),
+    r('fault-cluster', { prefix: '/fault/cluster' }, to('a'), fault({ abort: { http_status: 500, percentage: ALL }, upstream_cluster: 'b' })),
     r('nocluster', { prefix: '/nocluster' }, to('does-not-exist')),
     r('empty', { prefix: '/empty' }, to('empty')),
     r('refused', { prefix: '/refused' }, to('refused')),

@@ -40,6 +40,10 @@ export function cases(): Case[] {
   for (const [label, headers] of hdr) add({ listener: 'main', host: 'any.test', path: '/hdr', headers }, `hdr ${label}`);
   add({ listener: 'main', host: 'any.test', path: '/hdr', method: 'PUT' }, 'hdr :method PUT');
   add({ listener: 'main', host: 'any.test', path: '/grpc/x', headers: { 'content-type': 'application/grpc' } }, 'grpc content-type');
+  for (const p of ['/fault/abort', '/fault/never', '/fault/delay', '/fault/both', '/fault/header', '/fault/cluster']) add({ listener: 'main', host: 'any.test', path: p }, `fault ${p}`);
+  add({ listener: 'main', host: 'any.test', path: '/fault/header', headers: { 'x-fault': 'yes' } }, 'fault header matched');
+  add({ listener: 'main', host: 'any.test', path: '/fault/grpc', headers: { 'content-type': 'application/grpc' } }, 'fault grpc abort');
+  add({ listener: 'main', host: 'any.test', path: '/fault/grpc' }, 'fault grpc abort on plain HTTP');
   add({ listener: 'main', host: 'any.test', path: '/grpc/x', headers: { 'content-type': 'application/grpc+proto' } }, 'grpc+proto content-type');
   add({ listener: 'main', host: 'any.test', path: '/grpc/x', headers: { 'content-type': 'application/json' } }, 'grpc json');
   for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD']) {

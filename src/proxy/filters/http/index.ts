@@ -1,2 +1,3 @@
 /** Loads every HTTP filter so each registers itself (one import per filter folder). */
-export {};
+import './fault/fault.js';
+import './cors/cors.js';

@@ -10,8 +10,14 @@ import type { StatsStore } from '../../stats/stats.js';
 
 /** Per-stream callbacks a filter may implement; the router is always last and is not one of these. */
 export interface HttpFilter {
-  /** Request headers arrived; return false to stop the chain (the filter sent a local reply). */
-  onRequestHeaders?(h: Headers, si: StreamInfo, reply: (status: number, body: string, flag?: string) => void): boolean;
+  /** The filter's name in the chain (typed_per_filter_config keys refer to it). */
+  name?: string;
+  /**
+   * Request headers arrived (after routing); return false to stop the chain (the filter sent a local
+   * reply), or a promise of that when the filter must wait (a fault delay). `perRoute` is this
+   * filter's typed_per_filter_config on the route, compiled, if any.
+   */
+  onRequestHeaders?(h: Headers, si: StreamInfo, reply: (status: number, body: string, flag?: string, grpcStatus?: number) => void, perRoute: unknown, cluster: string): boolean | Promise<boolean>;
   /** Response headers on their way downstream. */
   onResponseHeaders?(status: number, h: Headers, si: StreamInfo): void;
   /** The stream is done (after access logs have the final values). */
@@ -26,15 +32,23 @@ export interface FilterContext {
 }
 
 export type HttpFilterFactory = (config: Fields, ctx: FilterContext) => HttpFilter;
+/** Compiles the filter's per-route config (typed_per_filter_config) once, at route config time. */
+export type PerRouteCompiler = (config: Fields) => unknown;
 
 const registry = new Map<string, HttpFilterFactory>();
+const perRoute = new Map<string, PerRouteCompiler>();
 
-export function registerHttpFilter(typeName: string, factory: HttpFilterFactory): void {
+export function registerHttpFilter(typeName: string, factory: HttpFilterFactory, perRouteTypes: Record<string, PerRouteCompiler> = {}): void {
   registry.set(typeName, factory);
+  for (const [t, c] of Object.entries(perRouteTypes)) perRoute.set(t, c);
 }
 
 export function lookupHttpFilter(typeName: string): HttpFilterFactory | undefined {
   return registry.get(typeName);
+}
+
+export function lookupPerRoute(typeName: string): PerRouteCompiler | undefined {
+  return perRoute.get(typeName);
 }
 
 export const ROUTER_TYPE = 'envoy.extensions.filters.http.router.v3.Router';

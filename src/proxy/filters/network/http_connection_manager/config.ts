@@ -162,7 +162,9 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
       hf.error('', `HTTP filter ${JSON.stringify(name)} (${t || 'no typed_config'}) is not supported by spar proxy`);
       return;
     }
-    c.filters.push(factory(cfg!, ctx));
+    const filter = factory(cfg!, ctx);
+    filter.name = name;
+    c.filters.push(filter);
   });
   if (!sawRouter) tc.error('http_filters', 'the router filter (envoy.filters.http.router) is required as the last HTTP filter');
   c.accessLogs = compileAccessLogs(tc.list('access_log'));
