@@ -92,7 +92,7 @@ function inputNotes(result: AnalyzeResult, verbose: boolean): string[] {
       ids.get(id)!.add(old.source?.file ?? '').add(winner.source?.file ?? '');
     }
     const [firstId, firstFiles] = [...ids.entries()].sort((a, b) => b[1].size - a[1].size)[0];
-    notes.push(`${ids.size} resource${ids.size === 1 ? ' is' : 's are'} defined more than once (e.g. ${firstId} in ${firstFiles.size} files); ` +
+    notes.push(`${ids.size} resource${ids.size === 1 ? ' is' : 's are'} defined more than once (e.g. ${firstId} in ${firstFiles.size} file${firstFiles.size === 1 ? '' : 's'}); ` +
       'only the last definition of each is analyzed, as `kubectl apply` of these files in order would leave it.' +
       (verbose ? '' : ' Run with -v to list them.'));
     if (verbose) for (const [id, files] of ids) notes.push(`  ${id}: ${[...files].join(', ')} (last one kept)`);
@@ -150,7 +150,9 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
       err(`Skipped analyzers:\n${result.skipped.map((a) => `\t ${a.name}: the input has ${a.reason}\n`).join('')}`);
       err(`Analyzed ${parsed.resources.length} resources in ${parsed.files.length} files (${target})\nExecuted analyzers:\n${result.executed.map((a) => `\t ${a}\n`).join('')}`);
     }
-    if (shown.length === 0) {
+    if (shown.length === 0 && parsed.files.length === 0) {
+      err(`No YAML files (.yaml, .yml, .json) found in ${paths.join(', ')}.\n`);
+    } else if (shown.length === 0) {
       const list = parsed.files.length > 1 ? `:\n  - ${parsed.files.slice(0, 10).join('\n  - ')}${parsed.files.length > 10 ? `\n  (and ${parsed.files.length - 10} more files)` : ''}` : ` ${parsed.files.join('')}.`;
       if (readErrors.length === 0) err(`\u2714 No validation issues found when analyzing${list}\n`);
       else err(`No validation issues found when analyzing ${target} (but ${readErrors.length} ${readErrors.length === 1 ? 'problem' : 'problems'} reading the input).\n`);
