@@ -58,12 +58,12 @@ export class ResourceCache {
       hit.gen = this.generation;
       return hit;
     }
-    const { '@type': at, ...fields } = json;
-    const type = typeof at === 'string' ? at : typeUrl;
-    const key = type + '\0' + JSON.stringify(fields);
+    // The content key includes @type when present; the copy without it is made only on a miss.
+    const key = typeUrl + '\0' + JSON.stringify(json);
     let e = this.byContent.get(key);
     if (!e) {
-      e = this.build(typeUrl, type, fields);
+      const { '@type': at, ...fields } = json;
+      e = this.build(typeUrl, typeof at === 'string' ? at : typeUrl, fields);
       this.byContent.set(key, e);
     }
     e.gen = this.generation;
