@@ -302,6 +302,22 @@ test('JWT claim routing: @request.auth.claims headers become istio_authn metadat
   ]));
 });
 
+test('VirtualService hosts that name no service get their own virtual host (on port 80 when alone)', () => {
+  const push = pushFor([sample('httpbin', 'httpbin.yaml'), sample('curl', 'curl.yaml')], [`
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: external, namespace: default}
+spec:
+  hosts: [httpbin.org]
+  http: [{timeout: 3s, route: [{destination: {host: httpbin.org}}]}]`]);
+  const rc = byName(gen(sidecarFor(push, 'curl'), push, TypeUrl.RouteConfiguration, ['80']), '80');
+  const vh = (rc.virtual_hosts as EnvoyJson[]).find((v) => v.name === 'httpbin.org:80');
+  assert.ok(vh, 'httpbin.org:80 virtual host');
+  assert.deepEqual(vh.domains, ['httpbin.org']);
+  assert.equal(((vh.routes as EnvoyJson[])[0].route as EnvoyJson).timeout, '3s');
+  assert.equal((rc.virtual_hosts as EnvoyJson[]).at(-1)!.name, 'allow_any');
+});
+
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });

@@ -78,8 +78,33 @@ function sidecarRouteConfig(proxy: Proxy, push: PushContext, name: string, servi
     }
     vhosts.push({ name: virtualHostName(svc.hostname, port), domains, routes, include_request_attempt_count: true });
   }
-  if (!sniffed) vhosts.push(catchAllVirtualHost(proxy, push));
+  if (!sniffed) {
+    vhosts.push(...nonServiceHostVirtualHosts(ctx, push.virtualServicesFor(proxy.namespace, ['mesh']), services, port, seen));
+    vhosts.push(catchAllVirtualHost(proxy, push));
+  }
   return { name, virtual_hosts: vhosts, validate_clusters: false, max_direct_response_body_size_bytes: MAX_DIRECT_RESPONSE_BODY, ignore_port_in_host_matching: true };
+}
+
+/**
+ * VirtualService hosts that name no service (`httpbin.org` with no ServiceEntry): Istio serves them
+ * on the ports of the VirtualService's other, registered hosts, or on port 80 when it has none.
+ */
+function nonServiceHostVirtualHosts(ctx: RouteContext, vss: readonly VirtualServiceConfig[], services: readonly Service[], port: number, seen: Set<string>): EnvoyJson[] {
+  const out: EnvoyJson[] = [];
+  for (const vs of vss) {
+    const extra = vs.hosts.filter((h) => !h.startsWith('*') && !ctx.push.servicesByHost.has(h) && !seen.has(h));
+    if (!extra.length) continue;
+    const registered = vs.hosts.filter((h) => ctx.push.servicesByHost.has(h));
+    const onThisPort = registered.length ? services.some((s) => registered.includes(s.hostname)) : port === 80;
+    if (!onThisPort) continue;
+    const routes = routesForVirtualService(ctx, vs);
+    if (!routes.length) continue;
+    for (const h of extra) {
+      seen.add(h);
+      out.push({ name: virtualHostName(h, port), domains: [h], routes, include_request_attempt_count: true });
+    }
+  }
+  return out;
 }
 
 /** `allow_any` to PassthroughCluster, or `block_all` answering 502 under REGISTRY_ONLY. */
