@@ -157,6 +157,13 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
       if (readErrors.length === 0) err(`\u2714 No validation issues found when analyzing${list}\n`);
       else err(`No validation issues found when analyzing ${target} (but ${readErrors.length} ${readErrors.length === 1 ? 'problem' : 'problems'} reading the input).\n`);
     }
+    if (shown.length > 0) {
+      const count = (l: Level, word: string) => {
+        const n = shown.filter((m) => m.level === l).length;
+        return `${n} ${word}${n === 1 ? '' : 's'}`;
+      };
+      err(`${count('Error', 'error')}, ${count('Warning', 'warning')}, ${count('Info', 'info message')} in ${parsed.resources.length} resources (${target}).\n`);
+    }
     const failing = messages.filter((m) => atLeast(m.level, failAt));
     if (failing.length > 0) {
       err(`Error: Analyzers found issues when analyzing ${target}.\nSee ${DOCS_URL} for more information about causes and resolutions.\n`);
