@@ -2,7 +2,8 @@
  * The ADS server driving real Envoy (state of the world and delta), with a static generator: Envoy
  * becomes ready and ACKs everything, traffic follows an endpoint-only push, a resource Envoy would
  * reject never reaches it, and a resource Envoy does reject (a listener on a port already taken:
- * valid to every schema) is NACKed, recorded with Envoy's message, and leaves the old config serving.
+ * valid to every schema) is NACKed, recorded with Envoy's message, and leaves the old config serving;
+ * when the pilot restarts, Envoy keeps serving and resyncs (delta: from its initial_resource_versions).
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -86,5 +87,17 @@ for (const delta of [false, true]) {
     assert.ok((await envoy.stats('listener_manager.lds.update_rejected'))['listener_manager.lds.update_rejected'] >= 1);
     assert.equal((await get(listenPort)).body, 'b', 'the last good listener keeps serving');
     assert.equal(syncStatus(server)[0].types.CDS.status, 'SYNCED');
+
+    // the pilot goes away: Envoy keeps serving; a new pilot on the same port resyncs it
+    const rejectedBefore = await envoy.rejectedUpdates();
+    await server.close();
+    assert.equal((await get(listenPort)).body, 'b');
+    const server2 = new XdsServer<TestProxy, StaticPush>({ generator: staticGenerator });
+    server2.setPushContext(push(portA));
+    await server2.listen(xdsPort, '127.0.0.1');
+    cleanups.push(() => server2.close());
+    await envoy.waitFor(async () => (await get(listenPort)).body === 'a', 15_000, 'resync after the pilot restarted');
+    await envoy.waitFor(async () => Object.values(syncStatus(server2)[0]?.types ?? {}).filter((t) => t.status === 'SYNCED').length === 4, 5000, 'SYNCED with the new pilot');
+    assert.equal(await envoy.rejectedUpdates(), rejectedBefore);
   });
 }
