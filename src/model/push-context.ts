@@ -11,6 +11,7 @@ import type { RegistrySnapshot } from '../registry/types.js';
 import { endpointKey } from '../registry/types.js';
 import { bySpecificity, hostMatches, resolveShortName } from './host.js';
 import type { MeshConfig } from './mesh.js';
+import { PeerAuthentications } from './peer-authentication.js';
 import type { Proxy } from './proxy.js';
 import { selectorMatches, type Endpoint, type Service } from './service.js';
 
@@ -72,6 +73,7 @@ export class PushContext {
   readonly sidecars: readonly SidecarConfig[];
   /** Kubernetes Secrets by `namespace/name` (gateway credentialName). */
   readonly secrets: ReadonlyMap<string, ConfigResource>;
+  readonly peerAuthentications: PeerAuthentications;
   private readonly scopeCache = new Map<string, readonly Service[]>();
   /** DestinationRules by exact host, and those with wildcard hosts. */
   private readonly drByHost = new Map<string, DestinationRuleConfig[]>();
@@ -146,6 +148,7 @@ export class PushContext {
     this.gateways = gws;
     this.sidecars = scs;
     this.secrets = secrets;
+    this.peerAuthentications = new PeerAuthentications(ordered, init.mesh.rootNamespace);
   }
 
   private readonly endpointCache = new WeakMap<Service, readonly Endpoint[]>();

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { TypeUrl } from '../../src/xds/resource-types.js';
 import type { EnvoyJson } from '../../src/xds/codec.js';
 import { BOOKINFO, byName, checked, gen, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, JWT_CLAIM_ROUTING, MORE_POLICY, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, JWT_CLAIM_ROUTING, MORE_POLICY, PEER_AUTHENTICATION, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GATEWAY = join(here, 'fixtures', 'ingressgateway.yaml');
@@ -316,6 +316,21 @@ spec:
   assert.deepEqual(vh.domains, ['httpbin.org']);
   assert.equal(((vh.routes as EnvoyJson[])[0].route as EnvoyJson).timeout, '3s');
   assert.equal((rc.virtual_hosts as EnvoyJson[]).at(-1)!.name, 'allow_any');
+});
+
+test('PeerAuthentication: STRICT drops plaintext chains, port-level DISABLE drops mTLS, DISABLE namespaces get plaintext from auto mTLS', () => {
+  const push = pushFor([BOOKINFO], [PEER_AUTHENTICATION]);
+  const chainsOf = (workload: string) => {
+    const vi = byName(gen(sidecarFor(push, workload), push, TypeUrl.Listener), 'virtualInbound');
+    return (vi.filter_chains as EnvoyJson[]).map((c) => `${c.name}:${(c.filter_chain_match as EnvoyJson)?.transport_protocol ?? '*'}`);
+  };
+  assert.deepEqual(chainsOf('reviews-v1'), ['virtualInbound-blackhole:*', '0.0.0.0_9080:tls', 'virtualInbound-catchall-tls:tls', 'virtualInbound:*']);
+  const last = (byName(gen(sidecarFor(push, 'reviews-v1'), push, TypeUrl.Listener), 'virtualInbound').filter_chains as EnvoyJson[]).at(-1)!;
+  assert.match(json(last.filters), /BlackHoleCluster/, 'STRICT: plaintext to other ports is dropped');
+  assert.deepEqual(chainsOf('ratings-v1'), ['virtualInbound-blackhole:*', '0.0.0.0_9080:raw_buffer', 'virtualInbound-catchall-tls:tls', 'virtualInbound:*']);
+  const cds = gen(sidecarFor(push, 'productpage-v1'), push, TypeUrl.Cluster);
+  assert.ok(byName(cds, 'outbound|9080||reviews.default.svc.cluster.local').transport_socket_matches);
+  assert.equal(byName(cds, 'outbound|8080||old.legacy.svc.cluster.local').transport_socket_matches, undefined);
 });
 
 test('every generated resource in this file fit Envoy\'s schema', () => {

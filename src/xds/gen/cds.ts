@@ -86,7 +86,8 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
   applyLoadBalancer(d, policy.loadBalancer);
   const sans = push.serviceIdentities(svc);
   applyTls(d, policy.tls, {
-    autoMtls: mesh.enableAutoMtls && !svc.meshExternal,
+    // Auto mTLS sends plaintext to namespaces whose PeerAuthentication disables mTLS.
+    autoMtls: mesh.enableAutoMtls && !svc.meshExternal && push.peerAuthentications.namespaceMode(svc.namespace) !== 'DISABLE',
     sni: istioMtlsSni(port.port, oc.subset?.name ?? '', svc.hostname),
     sans,
     http2: isHTTP2(port.protocol),

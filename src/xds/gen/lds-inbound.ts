@@ -13,6 +13,7 @@ import type { PushContext } from '../../model/push-context.js';
 import { BlackHoleCluster, inboundClusterName, InboundCapturePort, InboundPassthroughCluster, listenerName, VirtualInboundListener, WildcardAddress } from '../../model/naming.js';
 import { isHTTP, parseProtocol } from '../../model/protocol.js';
 import type { Protocol } from '../../model/service.js';
+import type { MtlsMode } from '../../model/peer-authentication.js';
 import type { EnvoyJson } from '../codec.js';
 import { httpInspector, originalDst, socketAddress, tcpProxyFilter, tlsInspector } from './common.js';
 import { httpConnectionManager } from './http-connection-manager.js';
@@ -27,6 +28,11 @@ interface InboundPort {
   servicePort: number;
   captureNone: boolean;
   bind?: string;
+}
+
+/** A port-level PeerAuthentication may ask for mTLS on one port of an otherwise plaintext workload. */
+function inboundPortsNeedTls(proxy: Proxy, push: PushContext): boolean {
+  return inboundPorts(proxy, push).some((p) => inboundMode(proxy, push, p.port) !== 'DISABLE');
 }
 
 function inboundPorts(proxy: Proxy, push: PushContext): InboundPort[] {
@@ -66,7 +72,13 @@ function inboundRouteConfig(p: InboundPort): EnvoyJson {
   };
 }
 
-function chainsForPort(proxy: Proxy, push: PushContext, p: InboundPort, mtls: boolean, matchPort: boolean): EnvoyJson[] {
+/** Which inbound chains a mode needs: plaintext, Istio mTLS, or both (PERMISSIVE). */
+function modes(mode: MtlsMode): { plain: boolean; mtls: boolean } {
+  return { plain: mode !== 'STRICT', mtls: mode !== 'DISABLE' };
+}
+
+function chainsForPort(proxy: Proxy, push: PushContext, p: InboundPort, mode: MtlsMode, matchPort: boolean): EnvoyJson[] {
+  const { plain, mtls } = modes(mode);
   const name = listenerName(WildcardAddress, p.port);
   const base: EnvoyJson = matchPort ? { destination_port: p.port } : {};
   const hcm = () => httpConnectionManager({ proxy, push, direction: 'inbound', statPrefix: `inbound_${name}`, routeConfig: inboundRouteConfig(p), protocol: p.protocol });
@@ -75,18 +87,28 @@ function chainsForPort(proxy: Proxy, push: PushContext, p: InboundPort, mtls: bo
   const http = isHTTP(p.protocol);
   const auto = p.protocol === 'Unsupported';
   if (http || auto) {
-    out.push({ filter_chain_match: { ...base, transport_protocol: 'raw_buffer', ...(auto ? { application_protocols: ALPN_PLAINTEXT_HTTP } : {}) }, filters: [hcm()], name });
+    if (plain) out.push({ filter_chain_match: { ...base, transport_protocol: 'raw_buffer', ...(auto ? { application_protocols: ALPN_PLAINTEXT_HTTP } : {}) }, filters: [hcm()], name });
     if (mtls) out.push({ filter_chain_match: { ...base, transport_protocol: 'tls', application_protocols: ALPN_ISTIO_ALL.filter((a) => !auto || a.startsWith('istio-http') || a === 'istio-h2') }, filters: [hcm()], transport_socket: inboundMtlsContext(['h2', 'http/1.1']), name });
   }
   if (!http) {
-    out.push({ filter_chain_match: { ...base, transport_protocol: 'raw_buffer' }, filters: [tcp()], name });
+    if (plain) out.push({ filter_chain_match: { ...base, transport_protocol: 'raw_buffer' }, filters: [tcp()], name });
     if (mtls) out.push({ filter_chain_match: { ...base, transport_protocol: 'tls', application_protocols: auto ? ['istio-peer-exchange', 'istio'] : ALPN_ISTIO_ALL }, filters: [tcp()], transport_socket: inboundMtlsContext(['istio-peer-exchange', 'istio']), name });
   }
   return out;
 }
 
+/**
+ * The inbound mTLS mode for a port: PeerAuthentication when any exists; otherwise PERMISSIVE with
+ * auto mTLS on and plaintext only (DISABLE) with it off.
+ */
+function inboundMode(proxy: Proxy, push: PushContext, port?: number): MtlsMode {
+  if (push.peerAuthentications.empty) return push.mesh.enableAutoMtls ? 'PERMISSIVE' : 'DISABLE';
+  return push.peerAuthentications.modeFor(proxy.namespace, proxy.labels, port);
+}
+
 export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
-  const mtls = push.mesh.enableAutoMtls;
+  const defaultMode = inboundMode(proxy, push);
+  const mtls = defaultMode !== 'DISABLE' || inboundPortsNeedTls(proxy, push);
   const ports = inboundPorts(proxy, push);
   const out: EnvoyJson[] = [];
   for (const p of ports.filter((x) => x.captureNone)) {
@@ -95,7 +117,7 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
     out.push({
       name: listenerName(bind, p.port),
       address: socketAddress(bind, p.port),
-      filter_chains: chainsForPort(proxy, push, p, mtls, false),
+      filter_chains: chainsForPort(proxy, push, p, inboundMode(proxy, push, p.port), false),
       // Without mTLS nothing needs the TLS inspector, and server-first protocols must not wait on it.
       listener_filters: [...(mtls ? [tlsInspector()] : []), ...(p.protocol === 'Unsupported' ? [httpInspector()] : [])],
       listener_filters_timeout: '0s',
@@ -106,7 +128,7 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
   if (proxy.interceptionMode === 'NONE') return out;
   const captured = ports.filter((x) => !x.captureNone);
   const chains: EnvoyJson[] = [{ filter_chain_match: { destination_port: InboundCapturePort }, filters: [tcpProxyFilter(BlackHoleCluster)], name: 'virtualInbound-blackhole' }];
-  for (const p of captured) chains.push(...chainsForPort(proxy, push, p, mtls, true));
+  for (const p of captured) chains.push(...chainsForPort(proxy, push, p, inboundMode(proxy, push, p.port), true));
   // Ports no service declares: pass through, decoding HTTP when it is HTTP (for telemetry).
   const passthrough: InboundPort = { port: 0, protocol: 'Unsupported', operationHost: 'InboundPassthroughCluster', servicePort: 0, captureNone: false };
   const ptHcm = httpConnectionManager({
@@ -118,9 +140,11 @@ export function inboundListeners(proxy: Proxy, push: PushContext): EnvoyJson[] {
     },
     protocol: passthrough.protocol,
   });
-  chains.push({ filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: ALPN_PLAINTEXT_HTTP }, filters: [ptHcm], name: 'virtualInbound-catchall-http' });
-  if (mtls) chains.push({ filter_chain_match: { transport_protocol: 'tls', application_protocols: ALPN_ISTIO_ALL }, filters: [tcpProxyFilter(InboundPassthroughCluster)], transport_socket: inboundMtlsContext(['istio-peer-exchange', 'istio', 'h2', 'http/1.1']), name: 'virtualInbound-catchall-tls' });
-  chains.push({ filter_chain_match: {}, filters: [tcpProxyFilter(InboundPassthroughCluster)], name: 'virtualInbound' });
+  const pt = modes(defaultMode);
+  if (pt.plain) chains.push({ filter_chain_match: { transport_protocol: 'raw_buffer', application_protocols: ALPN_PLAINTEXT_HTTP }, filters: [ptHcm], name: 'virtualInbound-catchall-http' });
+  if (pt.mtls) chains.push({ filter_chain_match: { transport_protocol: 'tls', application_protocols: ALPN_ISTIO_ALL }, filters: [tcpProxyFilter(InboundPassthroughCluster)], transport_socket: inboundMtlsContext(['istio-peer-exchange', 'istio', 'h2', 'http/1.1']), name: 'virtualInbound-catchall-tls' });
+  // STRICT: plaintext to undeclared ports is refused, as Istio does (the catch-all chain drops it).
+  chains.push({ filter_chain_match: {}, filters: [tcpProxyFilter(pt.plain ? InboundPassthroughCluster : BlackHoleCluster)], name: 'virtualInbound' });
   // HTTP detection only where it is needed: not on ports declared HTTP or TCP (server-first protocols would stall).
   const declared = captured.filter((p) => p.protocol !== 'Unsupported').map((p) => p.port);
   const httpInsp: Record<string, unknown> = { ...httpInspector() };
