@@ -137,7 +137,7 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
     err(d.level === 'Error' ? `Error reading ${where}: ${d.message}\n` : `Note: ${where}: ${d.message}\n`);
   }
   const meshConfig = readMeshConfig(opts.meshConfigFile);
-  const result = analyze(parsed.resources, { namespace, defaults: true, analyzers: opts.analyzer, meshConfig });
+  const result = analyze(parsed.resources, { namespace, defaults: true, analyzers: opts.analyzer?.length ? opts.analyzer : undefined, meshConfig });
   const messages = result.messages.filter((m) => !suppressedBy(m, suppressions));
   const shown = messages.filter((m) => atLeast(m.level, showAt));
 
@@ -147,7 +147,7 @@ export async function run(files: string[], opts: AnalyzeCliOptions): Promise<voi
     for (const n of inputNotes(result, opts.verbose === true)) err(`Note: ${n}\n`);
     if (result.hiddenByNamespace > 0) err(`Note: ${result.hiddenByNamespace} message${result.hiddenByNamespace === 1 ? ' is' : 's are'} about resources outside ${target}; run with -A (--all-namespaces) or -n NAMESPACE to see ${result.hiddenByNamespace === 1 ? 'it' : 'them'}.\n`);
     if (opts.verbose) {
-      err(`Skipped analyzers:\n${result.skipped.map((a) => `\t ${a.name}: the input has ${a.reason}\n`).join('')}`);
+      if (result.skipped.length) err(`Skipped analyzers:\n${result.skipped.map((a) => `\t ${a.name}: the input has ${a.reason}\n`).join('')}`);
       err(`Analyzed ${parsed.resources.length} resources in ${parsed.files.length} files (${target})\nExecuted analyzers:\n${result.executed.map((a) => `\t ${a}\n`).join('')}`);
     }
     if (shown.length === 0 && parsed.files.length === 0) {
