@@ -109,3 +109,13 @@ for (const [name, files] of Object.entries(VARIANTS)) {
     assert.deepEqual(got.sort(byText), want);
   });
 }
+
+test('-n NAMESPACE places resources that name none there, as istioctl does', () => {
+  const files = [...BOOKINFO, ...MYSQL_WORKLOADS, join(fixtures, 'other-namespace.yaml')];
+  const parsed = parsePaths(files, { defaultNamespace: 'staging' });
+  const r = analyze(parsed.resources, { namespace: 'staging', defaults: true });
+  // Bookinfo joins staging, so staging/reviews finds its Service; only the baseline warning remains.
+  assert.deepEqual(r.messages.map((m) => `${m.code} ${m.resource?.namespace}/${m.resource?.name}`), ['IST0140 staging/bookinfo']);
+  assert.equal(r.hiddenByNamespace, 0);
+  assert.deepEqual(r.snapshot.duplicates.map(([, w]) => `${w.kind} ${w.namespace}/${w.name}`), ['VirtualService staging/reviews']);
+});
