@@ -227,3 +227,48 @@ test('a stream whose node id is unusable is refused', async () => {
   assert.match(err.message, /INVALID_ARGUMENT|not type~ip/);
   assert.equal(server.connections.size, 0);
 });
+
+test('pushes that arrive while proxies are still queued merge: each proxy gets one response per type, from the newest push context', async () => {
+  const { server, addr } = await start();
+  const ps = Array.from({ length: 5 }, (_, i) => connect(addr, `merge-${i}`));
+  await Promise.all(ps.map((p) => converge(server, p)));
+  const before = ps.map((p) => p.received.length);
+  const a = basePush();
+  a[TypeUrl.RouteConfiguration] = [routeConfig('9080', [{ name: 'reviews', domains: ['a'], cluster: REVIEWS }])];
+  const b = basePush();
+  b[TypeUrl.RouteConfiguration] = [routeConfig('9080', [{ name: 'reviews', domains: ['b'], cluster: REVIEWS }])];
+  server.pushAll(a, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'a' });
+  server.pushAll(b, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'b' });
+  await server.pushed();
+  await settle();
+  ps.forEach((p, i) => {
+    const got = p.received.slice(before[i]);
+    assert.deepEqual(typesOf(got), ['RDS']);
+    assert.deepEqual((got[0].resources()[0].virtual_hosts as EnvoyJson[])[0].domains, ['b']);
+  });
+});
+
+test('a generator that throws leaves the proxy with its config and the stream open', async () => {
+  const { server, addr } = await start();
+  const p = connect(addr, 'throws-1');
+  await converge(server, p);
+  const errors: string[] = [];
+  server.on('generatorError', (e) => errors.push(e.error));
+  const before = p.received.length;
+  const orig = staticGenerator.generate;
+  staticGenerator.generate = () => {
+    throw new Error('boom');
+  };
+  try {
+    server.pushAll(basePush(), { full: true, kinds: new Set(), start: Date.now(), reason: 'boom' });
+    await server.pushed();
+  } finally {
+    staticGenerator.generate = orig;
+  }
+  assert.ok(errors.length > 0 && errors.every((e) => e === 'boom'));
+  assert.equal(p.received.length, before);
+  const push = basePush();
+  push[TypeUrl.RouteConfiguration] = [routeConfig('9080', [{ name: 'reviews', domains: ['after'], cluster: REVIEWS }])];
+  server.pushAll(push, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'after' });
+  await p.next((r) => r.typeUrl === TypeUrl.RouteConfiguration);
+});

@@ -198,6 +198,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
       if (this.pushContext !== undefined) jsons = this.generator.generate(con.proxy, this.pushContext, w.typeUrl, names);
     } catch (err) {
       this.log?.error({ err, proxy: con.conId, type: SHORT_NAME[w.typeUrl] }, 'generator failed; proxy keeps its config');
+      this.emit('generatorError', { con, typeUrl: w.typeUrl, error: (err as Error).message });
       throw err;
     }
     const set = this.cache.prepareSet(w.typeUrl, jsons);
