@@ -56,6 +56,12 @@ const scenarios: Scenario[] = [
   { label: 'tcp-echo all-v1', files: [sample('tcp-echo', 'tcp-echo-services.yaml'), sample('tcp-echo', 'tcp-echo-all-v1.yaml'), sample('curl', 'curl.yaml'), GATEWAY], sidecars: ['curl', 'tcp-echo-v1'], gateway: true },
   { label: 'tcp-echo 20-v2', files: [sample('tcp-echo', 'tcp-echo-services.yaml'), sample('tcp-echo', 'tcp-echo-all-v1.yaml'), sample('tcp-echo', 'tcp-echo-20-v2.yaml'), sample('curl', 'curl.yaml'), GATEWAY], sidecars: ['curl'], gateway: true },
   { label: 'helloworld + gateway', files: [sample('helloworld', 'helloworld.yaml'), sample('helloworld', 'helloworld-gateway.yaml'), sample('curl', 'curl.yaml'), GATEWAY], sidecars: ['curl', 'helloworld-v1'], gateway: true },
+  {
+    label: 'all gateway samples on one ingress gateway (ports 80 and 8080 both target 8080)',
+    files: [BOOKINFO, join(bookinfoNet, 'bookinfo-gateway.yaml'), sample('httpbin', 'httpbin.yaml'), sample('httpbin', 'httpbin-gateway.yaml'), sample('tcp-echo', 'tcp-echo.yaml'), sample('tcp-echo', 'tcp-echo-all-v1.yaml'), sample('helloworld', 'helloworld.yaml'), sample('helloworld', 'helloworld-gateway.yaml'), join(bookinfoNet, 'certmanager-gateway.yaml'), GATEWAY],
+    sidecars: ['productpage-v1'],
+    gateway: true,
+  },
   { label: 'websockets + gateway', files: [sample('websockets', 'app.yaml'), sample('websockets', 'route.yaml'), GATEWAY], sidecars: ['tornado'], gateway: true },
   { label: 'external ServiceEntries', files: [sample('external', 'aptget.yaml'), sample('external', 'github.yaml'), sample('external', 'pypi.yaml'), sample('curl', 'curl.yaml')], sidecars: ['curl'] },
   { label: 'grpc-echo', files: [sample('grpc-echo', 'grpc-echo.yaml'), sample('curl', 'curl.yaml')], sidecars: ['curl'] },

@@ -333,6 +333,17 @@ test('PeerAuthentication: STRICT drops plaintext chains, port-level DISABLE drop
   assert.equal(byName(cds, 'outbound|8080||old.legacy.svc.cluster.local').transport_socket_matches, undefined);
 });
 
+test('Gateway ports 80 and 8080 targeting 8080 share one listener; merged routes keep catch-alls last', () => {
+  const push = pushFor([BOOKINFO, net('bookinfo-gateway.yaml'), sample('httpbin', 'httpbin.yaml'), sample('httpbin', 'httpbin-gateway.yaml'), sample('helloworld', 'helloworld.yaml'), sample('helloworld', 'helloworld-gateway.yaml'), GATEWAY]);
+  const gw = ingressGateway();
+  assert.deepEqual(names(gen(gw, push, TypeUrl.Listener)), ['0.0.0.0_8080']);
+  const rc = gen(gw, push, TypeUrl.RouteConfiguration);
+  assert.deepEqual(names(rc), ['http.8080']);
+  const routes = ((rc[0].virtual_hosts as EnvoyJson[])[0].routes as EnvoyJson[]).map((r) => json(r.match));
+  assert.ok(routes.indexOf(json({ path: '/hello', case_sensitive: true })) < routes.indexOf(json({ prefix: '/' })));
+  assert.equal(routes.at(-1), json({ prefix: '/' }));
+});
+
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });

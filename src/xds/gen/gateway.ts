@@ -21,7 +21,7 @@ import type { EnvoyJson } from '../codec.js';
 import { Ext, tlsInspector, weightedTcpProxyFilter } from './common.js';
 import { httpConnectionManager } from './http-connection-manager.js';
 import { destinationCluster, routesForVirtualService, type RouteContext } from './route/translate.js';
-import { matchAppliesTo } from './route/match.js';
+import { isCatchAll, matchAppliesTo } from './route/match.js';
 import { MAX_DIRECT_RESPONSE_BODY } from './common.js';
 import { gatewayTlsContext } from './tls.js';
 
@@ -33,7 +33,7 @@ export interface GatewayServer {
 }
 
 export interface GatewayPort {
-  /** The Gateway's port number (what clients of the gateway Service use). */
+  /** The first server's Gateway port number (what clients of the gateway Service use). */
   port: number;
   /** The address the listener binds (a server's `bind`, else 0.0.0.0). */
   bind: string;
@@ -61,15 +61,17 @@ export function gatewayPorts(proxy: Proxy, push: PushContext): GatewayPort[] {
       if (!server?.port?.number) continue;
       const port = server.port.number;
       const bind = server.bind ?? WildcardAddress;
-      let gp = byPort.get(`${bind}:${port}`);
+      // Servers meet on the port the proxy listens on: Gateway ports 80 and 8080 may both target 8080.
+      const listenPort = listenPortFor(proxy, push, port, server.port.targetPort);
+      let gp = byPort.get(`${bind}:${listenPort}`);
       if (!gp) {
-        gp = { port, bind, listenPort: listenPortFor(proxy, push, port, server.port.targetPort), servers: [] };
-        byPort.set(`${bind}:${port}`, gp);
+        gp = { port, bind, listenPort, servers: [] };
+        byPort.set(`${bind}:${listenPort}`, gp);
       }
       gp.servers.push({ gateway: gw, gatewayName: `${gw.namespace}/${gw.name}`, server });
     }
   }
-  return [...byPort.values()].sort((a, b) => a.port - b.port || (a.bind < b.bind ? -1 : 1));
+  return [...byPort.values()].sort((a, b) => a.listenPort - b.listenPort || (a.bind < b.bind ? -1 : 1));
 }
 
 /** Gateway port → the container port, through the Service that selects the gateway pods. */
@@ -127,14 +129,15 @@ export function gatewayRouteConfigs(proxy: Proxy, push: PushContext): EnvoyJson[
   }
   const out: EnvoyJson[] = [];
   for (const [name, t] of tables) {
-    const vhosts = new Map<string, { domains: string[]; routes: EnvoyJson[]; redirect: boolean }>();
+    // Keyed by host: servers on Gateway ports 80 and 8080 that share the listener share its domains.
+    const vhosts = new Map<string, { name: string; domains: string[]; routes: EnvoyJson[]; redirect: boolean }>();
     for (const gs of t.servers) {
       const ctx: RouteContext = { proxy, push, port: gs.server.port.number, gateways: [gs.gatewayName], isTLS: terminates(gs.server) };
       for (const vs of virtualServicesForServer(push, gs)) {
         const routes = routesForVirtualService(ctx, vs);
         for (const host of serverHostsFor(gs, vs)) {
-          const key = `${host}:${t.port.port}`;
-          const vh = vhosts.get(key) ?? { domains: [host], routes: [], redirect: false };
+          const key = host;
+          const vh = vhosts.get(key) ?? { name: `${host}:${gs.server.port.number}`, domains: [host], routes: [], redirect: false };
           vh.routes.push(...routes);
           vh.redirect ||= !!gs.server.tls?.httpsRedirect;
           vhosts.set(key, vh);
@@ -143,18 +146,19 @@ export function gatewayRouteConfigs(proxy: Proxy, push: PushContext): EnvoyJson[
       if (gs.server.tls?.httpsRedirect) {
         for (const h of gs.server.hosts ?? []) {
           const host = serverHost(h).host;
-          const key = `${host}:${t.port.port}`;
-          if (!vhosts.has(key)) vhosts.set(key, { domains: [host], routes: [], redirect: true });
+          if (!vhosts.has(host)) vhosts.set(host, { name: `${host}:${gs.server.port.number}`, domains: [host], routes: [], redirect: true });
         }
       }
     }
     const virtual_hosts: EnvoyJson[] = [];
     const seen = new Set<string>();
-    for (const [vname, vh] of [...vhosts].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const [, vh] of [...vhosts].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const domains = vh.domains.filter((d) => !seen.has(d));
       if (!domains.length) continue;
       domains.forEach((d) => seen.add(d));
-      const v: Record<string, unknown> = { name: vname, domains, routes: vh.routes, include_request_attempt_count: true };
+      // Routes merged from several VirtualServices: catch-alls last, else they would shadow the rest (Istio's SortVHostRoutes).
+      const routes = [...vh.routes.filter((r) => !isCatchAll(r.match as EnvoyJson)), ...vh.routes.filter((r) => isCatchAll(r.match as EnvoyJson))];
+      const v: Record<string, unknown> = { name: vh.name, domains, routes, include_request_attempt_count: true };
       if (vh.redirect) v.require_tls = 'ALL';
       if (vh.routes.length === 0 && !vh.redirect) continue;
       virtual_hosts.push(v as EnvoyJson);
