@@ -1,6 +1,6 @@
 /**
  * `spar pilot` serving Bookinfo to real Envoy 1.40 — two sidecars and an ingress gateway, each
- * started with an Istio-shaped bootstrap (delta ADS, node id and metadata as pilot-agent sends them)
+ * started with an Istio-shaped bootstrap (delta or SotW ADS, node id and metadata as pilot-agent sends them)
  * in its own network namespace so Istio's fixed ports (15001, 15006, 8080 ...) cannot collide.
  * Every file of samples/bookinfo/networking is applied in turn, then httpbin, tcp-echo and
  * helloworld with their gateways: after each step every proxy must be in sync with zero NACKs
@@ -21,9 +21,10 @@ let pilot: SparPilot;
 let sds: { stop(): Promise<void> } | undefined;
 const envoys: Record<string, Envoy> = {};
 
-const NODES: Record<string, { id: string; metadata: Json }> = {
+/** The productpage sidecar and the gateway use delta ADS (Istio's default), reviews state of the world. */
+const NODES: Record<string, { id: string; metadata: Json; delta?: boolean }> = {
   productpage: { id: 'sidecar~10.88.0.5~productpage-v1-6b746f74dc-9stp7.default~default.svc.cluster.local', metadata: { LABELS: { app: 'productpage', version: 'v1' }, SERVICE_ACCOUNT: 'bookinfo-productpage', WORKLOAD_NAME: 'productpage-v1' } },
-  reviews: { id: 'sidecar~10.88.0.9~reviews-v3-7d99fd7978-zhk8n.default~default.svc.cluster.local', metadata: { LABELS: { app: 'reviews', version: 'v3' }, SERVICE_ACCOUNT: 'bookinfo-reviews', WORKLOAD_NAME: 'reviews-v3' } },
+  reviews: { id: 'sidecar~10.88.0.9~reviews-v3-7d99fd7978-zhk8n.default~default.svc.cluster.local', metadata: { LABELS: { app: 'reviews', version: 'v3' }, SERVICE_ACCOUNT: 'bookinfo-reviews', WORKLOAD_NAME: 'reviews-v3' }, delta: false },
   gateway: { id: 'router~10.88.0.50~istio-ingressgateway-5d9c8b7f6-x2x7q.istio-system~istio-system.svc.cluster.local', metadata: { LABELS: { app: 'istio-ingressgateway', istio: 'ingressgateway' }, SERVICE_ACCOUNT: 'istio-ingressgateway-service-account' } },
 };
 
@@ -38,7 +39,7 @@ before(async () => {
   sds = await startTestSds(sdsUds);
   pilot = await startSparPilot(cfg, { uds });
   await Promise.all(Object.entries(NODES).map(async ([k, n]) => {
-    envoys[k] = await startEnvoy({ bootstrap: adsBootstrap({ xds: `unix://${uds}`, nodeId: n.id, metadata: n.metadata, sdsUds }), isolateNetwork: true });
+    envoys[k] = await startEnvoy({ bootstrap: adsBootstrap({ xds: `unix://${uds}`, nodeId: n.id, metadata: n.metadata, sdsUds, delta: n.delta }), isolateNetwork: true });
   }));
   await Promise.all(Object.values(envoys).map((e) => e.waitReady()));
   await pilot.waitSynced(undefined, 3);
