@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../src/common/paths.js';
 import { analyze } from '../../src/analyze/index.js';
 import { parsePaths } from '../../src/config/parse.js';
 import { BOOKINFO, MYSQL_WORKLOADS } from './bookinfo-set.js';
 
-const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
+// The fixtures stay in the source tree (tsc does not copy YAML to dist/).
+const fixtures = join(repoRoot, 'test', 'analyze', 'fixtures');
 
 export interface Expectation {
   code: string;

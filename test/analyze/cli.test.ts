@@ -5,13 +5,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { repoRoot } from '../../src/common/paths.js';
 import { parse as parseYaml } from 'yaml';
 import { runSpar } from '../helpers/cli.js';
 import { analyzeDir, samplesDir } from '../helpers/shared.js';
 import { BOOKINFO, MYSQL_WORKLOADS } from './bookinfo-set.js';
 
-const fixtures = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
+// The fixtures stay in the source tree (tsc does not copy YAML to dist/).
+const fixtures = join(repoRoot, 'test', 'analyze', 'fixtures');
 const fx = (f: string) => join(fixtures, f);
 const CLEAN = [...BOOKINFO, ...MYSQL_WORKLOADS];
 
