@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { TypeUrl } from '../../src/xds/resource-types.js';
 import { assertGolden } from './fixtures/golden.js';
 import { BOOKINFO, byName, gen, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE } from './fixtures/features.js';
+import { RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, TLS_GATEWAYS } from './fixtures/features.js';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 
@@ -76,4 +76,11 @@ test('ServiceEntry DNS: www.googleapis.com cluster and the SNI listener on 443',
     cluster: byName(gen(pp, push, TypeUrl.Cluster), 'outbound|443||www.googleapis.com'),
     listener: byName(gen(pp, push, TypeUrl.Listener), '0.0.0.0_443'),
   });
+});
+
+test('gateway: SIMPLE TLS server chain with its SDS credential, and the https route table name', () => {
+  const push = pushFor([BOOKINFO, GATEWAY, join(here, 'fixtures', 'credential.yaml')], [TLS_GATEWAYS]);
+  const gw = ingressGateway();
+  const https = byName(gen(gw, push, TypeUrl.Listener), '0.0.0.0_8443');
+  assertGolden('gateway-https-simple-chain', { listener_filters: https.listener_filters, chain: (https.filter_chains as unknown[])[0] });
 });
