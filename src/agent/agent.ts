@@ -7,6 +7,7 @@
  */
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { repoRoot } from '../common/paths.js';
 import { buildBootstrap, nodeId } from './bootstrap.js';
 import { envoyBinaryForProxy } from './envoy-bin.js';
 import { applyCapture, captureConfigFromAnnotations, captureInstalled, netnsRunner, removeCapture } from './iptables.js';
@@ -79,6 +80,8 @@ export class Agent {
     mkdirSync(o.workDir, { recursive: true });
     const blocked = closedDirectory(o.workDir);
     if (blocked) throw new Error(`${blocked} is closed to other users, so the proxy (UID ${o.proxyUid ?? 1337}) could not read its bootstrap in ${o.workDir}; chmod o+x ${blocked} or choose another --work-dir`);
+    const closedCheckout = o.proxy === 'spar' ? closedDirectory(repoRoot) : undefined;
+    if (closedCheckout) throw new Error(`${closedCheckout} is closed to other users, so \`spar proxy\` cannot run from ${repoRoot} as UID ${o.proxyUid ?? 1337}; chmod o+x ${closedCheckout}, move the checkout, or use --proxy envoy`);
 
     if (o.type === 'sidecar' && o.capture) {
       const run = netnsRunner();

@@ -6,8 +6,8 @@
  * as they start, and ends with the product page URL. `--daemon` is the runtime itself (internal).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, chmodSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { UserError } from '../common/errors.js';
 import { istioDir, repoRoot } from '../common/paths.js';
 import { callApi, serveApi } from '../local/api.js';
@@ -124,6 +124,11 @@ export async function run(o: UpOptions): Promise<void> {
   const stateDir = stateDirFrom(o.stateDir);
   if (o.daemon) return daemon(o, stateDir);
   networkFrom(o);
+  // Sidecars run as UID 1337 and read the checkout (spar proxy, the samples).
+  for (let d = repoRoot; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) throw new UserError(`${d} is closed to other users, so the sidecars (UID 1337) cannot run Spar from ${repoRoot}; chmod o+x ${d} or move the checkout`, 1);
+    if (dirname(d) === d) break;
+  }
   const out = (s: string) => process.stdout.write(s);
   const t0 = Date.now();
   const files = o.filename?.length ? o.filename : defaultFiles();
