@@ -225,3 +225,32 @@ test('a push after a config-only change reuses the registry snapshot; a Service 
   assert.notEqual(p3.registry, p1.registry);
   assert.deepEqual(p3.services[0].addresses, ['10.96.1.2']);
 });
+
+test('WorkloadGroup auto-registration: a connecting VM proxy becomes a WorkloadEntry the ServiceEntry selects', async () => {
+  const { workloadEntryForProxy } = await import('../../src/registry/serviceentry/workload-group.js');
+  const groupAndSe = res(`
+apiVersion: networking.istio.io/v1
+kind: WorkloadGroup
+metadata: {name: legacy, namespace: shop}
+spec:
+  metadata: {labels: {app: legacy}}
+  template: {serviceAccount: legacy-sa, ports: {http: 8080}, network: vm-net}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: legacy, namespace: shop}
+spec:
+  hosts: [legacy.shop.internal]
+  location: MESH_INTERNAL
+  ports: [{number: 80, name: http}]
+  resolution: STATIC
+  workloadSelector: {labels: {app: legacy}}
+`);
+  const vm = proxyFromNode({ id: 'sidecar~192.0.2.7~vm-1.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop', WORKLOAD_GROUP: 'legacy', LABELS: { version: 'v1' } } });
+  const we = workloadEntryForProxy(groupAndSe, vm)!;
+  assert.equal(we.name, 'legacy-192-0-2-7');
+  assert.deepEqual(we.spec, { address: '192.0.2.7', labels: { app: 'legacy', version: 'v1' }, ports: { http: 8080 }, serviceAccount: 'legacy-sa', network: 'vm-net' });
+  const snap = serviceEntrySnapshot([...groupAndSe, we]);
+  assert.deepEqual(snap.endpoints.get('shop/legacy.shop.internal')!.map((e) => `${e.address}:${e.port} ${e.serviceAccount}`), ['192.0.2.7:8080 legacy-sa']);
+  assert.equal(workloadEntryForProxy(groupAndSe, proxyFromNode({ id: 'sidecar~192.0.2.8~x.shop~shop.svc.cluster.local', metadata: { NAMESPACE: 'shop' } })), undefined);
+});
