@@ -60,7 +60,7 @@ function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): 
       if (groups.length === 0) return undefined;
       Object.assign(base, {
         type: svc.resolution === 'DNSLB' ? 'STRICT_DNS' : 'LOGICAL_DNS',
-        dns_lookup_family: 'V4_ONLY',
+        dns_lookup_family: dnsLookupFamily(proxy),
         dns_refresh_rate: duration(mesh.dnsRefreshRate) ?? '60s',
         respect_dns_ttl: true,
         load_assignment: { cluster_name: oc.name, endpoints: groups },
@@ -168,6 +168,13 @@ function originalDstInbound(): EnvoyJson {
     cleanup_interval: '60s',
     upstream_bind_config: { source_address: { address: INBOUND_BIND_IP, port_value: 0 } },
   };
+}
+
+/** Istio's choice by the proxy's own addresses: IPv4 only, IPv6 only, or both (dual stack). */
+function dnsLookupFamily(proxy: Proxy): string {
+  const v6 = proxy.ipAddresses.some((ip) => ip.includes(':'));
+  const v4 = proxy.ipAddresses.length === 0 || proxy.ipAddresses.some((ip) => !ip.includes(':'));
+  return v4 && v6 ? 'ALL' : v6 ? 'V6_ONLY' : 'V4_ONLY';
 }
 
 /** `127.0.0.1:8080`, `0.0.0.0:8080`, `unix:///path` → where a Sidecar ingress listener forwards to. */
