@@ -110,7 +110,7 @@ endpoints:
   assert.equal(pilot.pushes.at(-1)!.full, false);
 });
 
-test('an invalid resource is reported and skipped; the rest is still served', async () => {
+test('an invalid resource or file is reported and skipped; the rest is still served', async () => {
   writeFileSync(join(dir, 'bad.yaml'), `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: broken}
@@ -121,7 +121,11 @@ spec:
     - destination: {host: ratings}
       weight: -5
 `);
-  await until(async () => (await getJson<{ rejected: { name: string }[] }>('/debug/configz')).rejected.some((r) => r.name === 'broken'));
+  writeFileSync(join(dir, 'not-yaml.yaml'), 'kind: [unclosed\n');
+  await until(async () => {
+    const c = await getJson<{ rejected: { name: string }[]; fileErrors: { file: string }[] }>('/debug/configz');
+    return c.rejected.some((r) => r.name === 'broken') && c.fileErrors.some((f) => f.file.endsWith('not-yaml.yaml'));
+  });
   const cz = await getJson<{ served: { kind: string; name: string }[]; rejected: { name: string; errors: string[] }[] }>('/debug/configz');
   assert.ok(cz.served.some((r) => r.kind === 'VirtualService' && r.name === 'reviews'));
   assert.ok(!cz.served.some((r) => r.name === 'broken'));
