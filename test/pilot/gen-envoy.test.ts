@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { MeshConfig, Proxy, PushContext } from '../../src/xds/gen/index.js';
 import { staticBootstrap, validateAll, type EnvoyVerdict } from './fixtures/envoy-static.js';
 import { BOOKINFO, genAll, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, JWT_CLAIM_ROUTING, LOCALITY_FAILOVER, MORE_POLICY, PEER_AUTHENTICATION, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, JWT_CLAIM_ROUTING, LOCALITY_FAILOVER, MESH_L4_ROUTES, MORE_POLICY, PEER_AUTHENTICATION, RICH_DESTINATION_RULE, RICH_VIRTUAL_SERVICE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 import { fileURLToPath } from 'node:url';
 import { analyzeDir, validationDir } from '../helpers/shared.js';
 import { buildPushContext, defaultMeshConfig, proxyFromNode } from '../../src/xds/gen/index.js';
@@ -73,6 +73,7 @@ const scenarios: Scenario[] = [
   { label: 'retry budget, PROXY protocol, inbound pool, ISTIO_MUTUAL gateway', files: [BOOKINFO, GATEWAY], yaml: [MORE_POLICY], sidecars: ['productpage-v1', 'details-v1'], gateway: true },
   { label: 'Bookinfo, auto mTLS off, REGISTRY_ONLY, access log', files: [BOOKINFO, join(bookinfoNet, 'virtual-service-reviews-50-v3.yaml'), join(bookinfoNet, 'destination-rule-all.yaml')], mesh: { enableAutoMtls: false, outboundTrafficPolicy: 'REGISTRY_ONLY', accessLogFile: '/dev/stdout' }, sidecars: ['productpage-v1', 'reviews-v3'] },
   { label: 'PeerAuthentication STRICT / port DISABLE / namespace DISABLE', files: [BOOKINFO], yaml: [PEER_AUTHENTICATION], sidecars: ['productpage-v1', 'reviews-v1', 'ratings-v1'] },
+  { label: 'mesh TCP/TLS routes', files: [sample('tcp-echo', 'tcp-echo.yaml'), sample('curl', 'curl.yaml')], yaml: [MESH_L4_ROUTES], sidecars: ['curl'] },
   { label: 'locality failover priorities', files: [BOOKINFO], yaml: [LOCALITY_FAILOVER], sidecars: ['productpage-v1'], locality: { region: 'us-east', zone: 'us-east-1', subZone: 'a' } },
 ];
 

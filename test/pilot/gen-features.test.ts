@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { TypeUrl } from '../../src/xds/resource-types.js';
 import type { EnvoyJson } from '../../src/xds/codec.js';
 import { BOOKINFO, byName, checked, gen, ingressGateway, pushFor, sample, sidecarFor } from './fixtures/mesh.js';
-import { CAPTURE_NONE, JWT_CLAIM_ROUTING, MORE_POLICY, PEER_AUTHENTICATION, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
+import { CAPTURE_NONE, JWT_CLAIM_ROUTING, MESH_L4_ROUTES, MORE_POLICY, PEER_AUTHENTICATION, RICH_DESTINATION_RULE, SERVICE_ENTRIES, SIDECAR_SCOPE, TLS_GATEWAYS } from './fixtures/features.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GATEWAY = join(here, 'fixtures', 'ingressgateway.yaml');
@@ -342,6 +342,22 @@ test('Gateway ports 80 and 8080 targeting 8080 share one listener; merged routes
   const routes = ((rc[0].virtual_hosts as EnvoyJson[])[0].routes as EnvoyJson[]).map((r) => json(r.match));
   assert.ok(routes.indexOf(json({ path: '/hello', case_sensitive: true })) < routes.indexOf(json({ prefix: '/' })));
   assert.equal(routes.at(-1), json({ prefix: '/' }));
+});
+
+test('mesh TCP and TLS routes: weighted subsets with destinationSubnets, per-port routes, SNI routing', () => {
+  const push = pushFor([sample('tcp-echo', 'tcp-echo.yaml'), sample('curl', 'curl.yaml')], [MESH_L4_ROUTES]);
+  const curl = sidecarFor(push, 'curl');
+  const lds = gen(curl, push, TypeUrl.Listener);
+  const vip = push.services.find((s) => s.name === 'tcp-echo')!.addresses[0];
+  const l9000 = byName(lds, `${vip}_9000`);
+  const chains = l9000.filter_chains as EnvoyJson[];
+  assert.equal(json(chains[0].filter_chain_match), json({ prefix_ranges: [{ address_prefix: '10.96.0.0', prefix_len: 16 }] }));
+  assert.match(json(chains[0].filters), /"weighted_clusters":\{"clusters":\[\{"name":"outbound\|9000\|v1\|tcp-echo[^"]*","weight":70\},\{"name":"outbound\|9000\|v2\|tcp-echo[^"]*","weight":30\}/);
+  assert.match(json(l9000.default_filter_chain), /PassthroughCluster/);
+  assert.match(json(byName(lds, `${vip}_9001`).filter_chains), /outbound\|9001\|v2\|tcp-echo/);
+  const tls = byName(lds, '0.0.0.0_443');
+  const tlsChains = (tls.filter_chains as EnvoyJson[]).map((c) => [json((c.filter_chain_match as EnvoyJson).server_names), json(c.filters).match(/"cluster":"([^"]+)"/)![1]]);
+  assert.deepEqual(tlsChains, [[json(['a.tls.example.com']), 'outbound|443||b.tls.example.com'], [json(['b.tls.example.com']), 'outbound|443||b.tls.example.com']]);
 });
 
 test('every generated resource in this file fit Envoy\'s schema', () => {
