@@ -101,6 +101,10 @@ const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorte
 console.log(`VirtualService change -> new routes ACKed, ${K} changes x ${N} proxies (${latencies.length} samples; includes the 100 ms debounce):`);
 console.log(`  p50 ${q(0.5)} ms   p90 ${q(0.9)} ms   p99 ${q(0.99)} ms   max ${sorted.at(-1)} ms`);
 const metrics = await (await fetch(`http://127.0.0.1:${ports.debugPort}/metrics`)).text();
+const ps = (await (await fetch(`http://127.0.0.1:${ports.debugPort}/debug/push_status`)).json()) as { pushes: { buildMs: number; sendMs?: number; reason: string }[] };
+const recent = ps.pushes.filter((x) => x.reason.includes('VirtualService')).slice(-K);
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(`  pilot side (median of ${recent.length} pushes): push context ${med(recent.map((x) => x.buildMs))} ms, generate+send to all ${N} proxies ${med(recent.map((x) => x.sendMs ?? NaN))} ms`);
 const rejectLines = metrics.split('\n').filter((l) => l.startsWith('pilot_total_xds_rejects'));
 const rejects = rejectLines.length ? rejectLines.join(', ') : 'pilot_total_xds_rejects 0';
 console.log(`  ${rejects}; pushes: ${metrics.split('\n').filter((l) => l.startsWith('pilot_xds_pushes')).join(', ')}`);

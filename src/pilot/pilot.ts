@@ -66,6 +66,8 @@ export interface PushRecord {
   buildMs: number;
   /** Changes merged by the debouncer into this push. */
   events: number;
+  /** From the push context being ready to the last proxy's responses written (the push queue drained). */
+  sendMs?: number;
 }
 
 /** The generators: src/xds/gen for Envoy and Spar proxies, with proxyless gRPC nodes translated. */
@@ -197,12 +199,16 @@ export class Pilot {
     this.metrics.virtualServices.set({}, ctx.virtualServices.length);
     if (push) this.server.pushAll(ctx, req);
     else this.server.setPushContext(ctx);
+    const t1 = performance.now();
     const rec: PushRecord = {
       version: this.server.version, reason: req.reason, full: req.full, kinds: [...req.kinds],
       types: [...this.server.typesFor(req)].map((t) => SHORT_NAME[t]), at: new Date().toISOString(), buildMs: Math.round(buildMs * 10) / 10, events,
     };
     this.pushes.push(rec);
     this.pushCount++;
+    void this.server.pushed().then(() => {
+      rec.sendMs = Math.round((performance.now() - t1) * 10) / 10;
+    });
     if (this.pushes.length > 50) this.pushes.shift();
   }
 
