@@ -106,6 +106,7 @@ export class PilotMetrics {
   readonly edsReject = new Gauge('pilot_xds_eds_reject', 'Pilot rejected EDS.');
   readonly ldsReject = new Gauge('pilot_xds_lds_reject', 'Pilot rejected LDS.');
   readonly rdsReject = new Gauge('pilot_xds_rds_reject', 'Pilot rejected RDS.');
+  readonly expiredNonce = new Counter('pilot_xds_expired_nonce', 'Total number of XDS requests with an expired nonce.');
   readonly internalErrors = new Counter('pilot_total_xds_internal_errors', 'Total number of internal XDS errors in pilot.');
   readonly invalidResources = new Counter('pilot_xds_invalid_resources', 'Generated resources dropped before a push because Envoy would reject them (Spar).');
   readonly triggers = new Counter('pilot_push_triggers', 'Total number of times a push was triggered, labeled by reason for the push.');

@@ -249,6 +249,7 @@ export class Pilot {
         this.lastReject.delete(key);
       }
     });
+    this.server.on('expiredNonce', (e: { typeUrl: ResourceTypeUrl }) => m.expiredNonce.inc({ type: SHORT_NAME[e.typeUrl].toLowerCase() }));
     this.server.on('generatorError', (e: { typeUrl: ResourceTypeUrl }) => m.internalErrors.inc({ type: SHORT_NAME[e.typeUrl].toLowerCase() }));
     this.server.on('drop', (d: { typeUrl: string }) => m.invalidResources.inc({ type: SHORT_NAME[d.typeUrl as ResourceTypeUrl]?.toLowerCase() ?? d.typeUrl }));
   }

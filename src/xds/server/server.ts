@@ -381,6 +381,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     }
     if (nonce !== w.nonceSent) {
       this.log?.debug({ proxy: con.conId, type: SHORT_NAME[t], nonce, latest: w.nonceSent }, 'stale nonce, ignored');
+      this.emit('expiredNonce', { con, typeUrl: t });
       return;
     }
     this.ack(con, w, nonce, String(req.version_info ?? ''));
