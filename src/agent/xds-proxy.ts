@@ -13,6 +13,8 @@ export interface XdsForwarderOptions {
   listen: string;
   /** The pilot: `unix:///path` or `host:port`. */
   upstream: string;
+  /** How long a proxy's connection waits for the pilot to accept (default 60 s). */
+  connectTimeoutMs?: number;
 }
 
 function parseAddress(a: string): { path: string } | { host: string; port: number } {
@@ -26,23 +28,42 @@ export class XdsForwarder {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
 
-  constructor(private readonly o: XdsForwarderOptions) {}
+  constructor(private readonly o: XdsForwarderOptions) {
+    this.o = { connectTimeoutMs: 60_000, ...o };
+  }
 
   listen(): Promise<void> {
     const up = parseAddress(this.o.upstream);
     const at = parseAddress(this.o.listen);
     this.server = createServer((down) => {
-      const upstream = 'path' in up ? connect(up.path) : connect(up.port, up.host);
-      for (const s of [down, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-      }
-      down.pipe(upstream);
-      upstream.pipe(down);
-      down.on('error', () => upstream.destroy());
-      upstream.on('error', () => down.destroy());
-      down.on('close', () => upstream.destroy());
-      upstream.on('close', () => down.destroy());
+      this.sockets.add(down);
+      down.on('close', () => this.sockets.delete(down));
+      down.on('error', () => down.destroy());
+      // The proxy's bytes wait (paused) until the pilot answers: a pilot still starting looks like
+      // a slow server to the proxy, not a refused connection that would put it in backoff.
+      down.pause();
+      const deadline = Date.now() + this.o.connectTimeoutMs!;
+      const attempt = () => {
+        if (down.destroyed) return;
+        const upstream = 'path' in up ? connect(up.path) : connect(up.port, up.host);
+        let connected = false;
+        upstream.on('error', (e: NodeJS.ErrnoException) => {
+          if (connected) down.destroy();
+          else if (Date.now() < deadline && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')) setTimeout(attempt, 200);
+          else down.destroy();
+        });
+        upstream.once('connect', () => {
+          connected = true;
+          this.sockets.add(upstream);
+          upstream.on('close', () => this.sockets.delete(upstream));
+          down.on('close', () => upstream.destroy());
+          upstream.on('close', () => down.destroy());
+          down.pipe(upstream);
+          upstream.pipe(down);
+          down.resume();
+        });
+      };
+      attempt();
     });
     const server = this.server;
     return new Promise((resolve, reject) => {

@@ -104,6 +104,11 @@ export async function showProgress(stateDir: string, waitS: number, out: (s: str
   for (;;) {
     last = await runtimeStatus(stateDir);
     if (!last) throw new UserError(`the runtime stopped; its log (${join(stateDir, 'runtime.log')}):\n${logTail(stateDir)}`, 1);
+    if (seen.get('pilot') !== last.pilot) {
+      seen.set('pilot', last.pilot);
+      if (last.pilot.startsWith('failed')) throw new UserError(`spar pilot ${last.pilot} (log: ${join(stateDir, 'pilot.log')})`, 1);
+      if (last.pilot === 'ready') out(`  ✔ pilot ready\n`);
+    }
     for (const p of last.pods) {
       const what = p.phase === 'Failed' ? `failed: ${p.message ?? ''}` : p.ready ? `ready (${(((p.readyAt ?? Date.now()) - p.createdAt) / 1000).toFixed(1)} s)` : p.phase === 'Running' ? 'starting' : p.phase.toLowerCase();
       if (seen.get(p.key) !== what) {
@@ -113,7 +118,7 @@ export async function showProgress(stateDir: string, waitS: number, out: (s: str
       }
     }
     const pending = last.pods.filter((p) => !p.ready && p.phase !== 'Failed');
-    if (pending.length === 0 || Date.now() > deadline) return last;
+    if ((pending.length === 0 && last.pilot === 'ready') || Date.now() > deadline) return last;
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -151,7 +156,7 @@ export async function run(o: UpOptions): Promise<void> {
       if (!processAlive(pid) || Date.now() > deadline) throw new UserError(`the runtime did not start; its log (${join(stateDir, 'runtime.log')}):\n${logTail(stateDir)}`, 1);
       await new Promise((r) => setTimeout(r, 200));
     }
-    out(`  ✔ bridge ${o.bridge}, pilot, ingress gateway on 127.0.0.1:${status.ingress?.port} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    out(`  ✔ bridge ${o.bridge}, ingress gateway on 127.0.0.1:${status.ingress?.port}; pilot starting (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
   }
   const applied = await callApi<{ lines: string[] }>(socketPath(stateDir), 'POST', '/apply', { docs });
   for (const l of applied.lines) out(`  ${l}\n`);

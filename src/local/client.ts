@@ -23,6 +23,8 @@ export interface StatusReply {
   proxy: string;
   startedAt: number;
   pilotDebugPort: number;
+  /** starting, ready, or failed: why. */
+  pilot: string;
 }
 
 /** The runtime's status, or undefined when none answers on the state dir's socket. */

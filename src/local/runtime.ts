@@ -86,6 +86,7 @@ export class LocalRuntime {
   private queue: Promise<void> = Promise.resolve();
   private probeTimer?: NodeJS.Timeout;
   private stopped = false;
+  private pilotStatus = 'starting';
   readonly xdsUds: string;
 
   constructor(private readonly o: RuntimeOptions) {
@@ -119,7 +120,13 @@ export class LocalRuntime {
     writeFileSync(join(o.stateDir, 'mesh.yaml'), '# spar up: no CA yet, so plaintext between sidecars\nenableAutoMtls: false\n');
     for (const r of BUILTIN_RESOURCES) this.resources.set(resourceKey(toResource(r)), toResource(r));
     await this.reconcileNow();
-    await this.startPilot();
+    // Pods start while the pilot boots: their agents hold the proxies' ADS connections until it answers.
+    this.startPilot().then(() => {
+      this.pilotStatus = 'ready';
+    }, (e: Error) => {
+      this.pilotStatus = `failed: ${e.message}`;
+      this.o.log(`pilot ${this.pilotStatus}`);
+    });
     await this.startForwarder();
     this.probeTimer = setInterval(() => void this.enqueue(() => this.probe()), 500);
   }
@@ -139,6 +146,7 @@ export class LocalRuntime {
     });
     const deadline = Date.now() + 60_000;
     while (!readFileSync(logPath, 'utf8').slice(start).includes('pilot ready')) {
+      if (this.stopped) return;
       if (this.pilot.exitCode !== null || Date.now() > deadline) throw new Error(`spar pilot did not start:\n${readFileSync(logPath, 'utf8').slice(start).slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -396,8 +404,9 @@ export class LocalRuntime {
     }
   }
 
-  status(): { pods: PodStatus[]; services: ServiceRecord[]; ingress?: { host: string; port: number }; proxy: string; startedAt: number; pilotDebugPort: number } {
+  status(): { pods: PodStatus[]; services: ServiceRecord[]; ingress?: { host: string; port: number }; proxy: string; startedAt: number; pilotDebugPort: number; pilot: string } {
     return {
+      pilot: this.pilotStatus,
       pods: Object.entries(this.state.pods).map(([key, p]) => ({ key, ...p })),
       services: Object.values(this.state.services),
       ingress: this.state.ingress,
