@@ -360,6 +360,18 @@ test('mesh TCP and TLS routes: weighted subsets with destinationSubnets, per-por
   assert.deepEqual(tlsChains, [[json(['a.tls.example.com']), 'outbound|443||b.tls.example.com'], [json(['b.tls.example.com']), 'outbound|443||b.tls.example.com']]);
 });
 
+test('wildcard VirtualService hosts: the most specific wildcard wins for a service', () => {
+  const vs = (name: string, host: string, subset: string) => `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: default}
+spec: {hosts: ["${host}"], http: [{route: [{destination: {host: reviews.default.svc.cluster.local, subset: ${subset}}}]}]}`;
+  const push = pushFor([BOOKINFO, net('destination-rule-all.yaml')], [vs('broad', '*.svc.cluster.local', 'v1'), vs('narrow', '*.default.svc.cluster.local', 'v3')]);
+  const rc = byName(gen(sidecarFor(push, 'productpage-v1'), push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  const vh = (rc.virtual_hosts as EnvoyJson[]).find((v) => v.name === 'details.default.svc.cluster.local:9080')!;
+  assert.match(json(vh.routes), /outbound\|9080\|v3\|reviews/);
+});
+
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });

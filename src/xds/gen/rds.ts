@@ -48,7 +48,22 @@ export function virtualServiceIndex(vss: readonly VirtualServiceConfig[]): (host
       else if (!exact.has(h)) exact.set(h, vs);
     }
   }
-  return (host) => exact.get(host) ?? wild.find((vs) => vs.hosts.some((h) => hostMatches(h, host)));
+  // Among wildcards the most specific matching host wins (Istio's mostSpecificWildcardVsIndex).
+  return (host) => {
+    const hit = exact.get(host);
+    if (hit) return hit;
+    let best: VirtualServiceConfig | undefined;
+    let bestLen = -1;
+    for (const vs of wild) {
+      for (const h of vs.hosts) {
+        if (h.startsWith('*') && hostMatches(h, host) && h.length > bestLen) {
+          best = vs;
+          bestLen = h.length;
+        }
+      }
+    }
+    return best;
+  };
 }
 
 function sidecarRouteConfig(proxy: Proxy, push: PushContext, name: string, services: Service[]): EnvoyJson {
