@@ -49,6 +49,8 @@ export interface ClusterConfig {
   /** Upstream protocol: http1 unless http2_protocol_options are set (explicit or by downstream). */
   upstreamHttp2: boolean;
   useDownstreamProtocol: boolean;
+  /** upstream_bind_config.source_address: the local address upstream connections bind to. */
+  sourceAddress?: string;
   /** The resource as given (for /config_dump). */
   json: EnvoyJson;
 }
@@ -249,6 +251,21 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConf
     odc.unsupported('use_http_header');
     odc.done();
   }
+  let sourceAddress: string | undefined;
+  const ubc = f.opt('upstream_bind_config');
+  if (ubc) {
+    const sa = ubc.obj_('source_address');
+    sourceAddress = sa.str('address');
+    sa.unsupportedIfSet('port_value', 'a fixed source port is not supported by spar proxy (use 0)');
+    sa.enumOf('protocol', ['TCP'] as const, 'TCP');
+    sa.done();
+    ubc.unsupported('freebind');
+    ubc.unsupported('socket_options', 'raw socket options are not supported by spar proxy');
+    ubc.unsupported('extra_source_addresses');
+    ubc.unsupported('additional_source_addresses');
+    ubc.unsupported('local_address_selector');
+    ubc.done();
+  }
   f.unsupported('transport_socket', 'upstream TLS is not supported by spar proxy yet');
   f.unsupported('outlier_detection', 'outlier detection is not supported by spar proxy yet');
   f.unsupported('health_checks', 'active health checking is not supported by spar proxy yet');
@@ -258,7 +275,7 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConf
   return {
     name, type, connectTimeoutMs, lbPolicy, makeLb, endpoints, dnsTargets, dnsRefreshMs, dnsFamily, edsServiceName: edsServiceName || name,
     panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection }, maxPendingRequests, maxRequests, maxRetries,
-    upstreamHttp2, useDownstreamProtocol, json,
+    upstreamHttp2, useDownstreamProtocol, sourceAddress, json,
   };
 }
 

@@ -40,6 +40,9 @@ export interface ListenerConfig {
   bindToPort: boolean;
   tlsInspector: boolean;
   httpInspector: boolean;
+  /** filter_disabled of the inspectors: disabled for connections to these destination ports. */
+  tlsDisabled?: PortPredicate;
+  httpDisabled?: PortPredicate;
   originalDstFilter: boolean;
   listenerFiltersTimeoutMs: number;
   continueOnTimeout: boolean;
@@ -160,11 +163,18 @@ export function compileListener(json: EnvoyJson, errs: ConfigErrors, env: Listen
       }
       tc.done();
     }
-    lf.unsupported('filter_disabled', 'listener filter matchers are not supported by spar proxy yet');
+    const disabled = lf.opt('filter_disabled');
+    const pred = disabled ? readPredicate(disabled) : undefined;
+    if (pred && kind === 'odst') lf.error('filter_disabled', 'not supported by spar proxy on original_dst');
     lf.unsupported('config_discovery');
     lf.done();
-    if (kind === 'tls') cfg.tlsInspector = true;
-    else if (kind === 'http') cfg.httpInspector = true;
+    if (kind === 'tls') {
+      cfg.tlsInspector = true;
+      cfg.tlsDisabled = pred;
+    } else if (kind === 'http') {
+      cfg.httpInspector = true;
+      cfg.httpDisabled = pred;
+    }
     else if (kind === 'odst') cfg.originalDstFilter = true;
     else lf.error('', `listener filter ${JSON.stringify(lname)} (${t || 'no typed_config'}) is not supported by spar proxy`);
   }
@@ -197,6 +207,34 @@ export function compileListener(json: EnvoyJson, errs: ConfigErrors, env: Listen
   return cfg;
 }
 
+type PortPredicate = (port: number) => boolean;
+
+/** envoy.config.listener.v3.ListenerFilterChainMatchPredicate (the destination-port subset Istio uses). */
+function readPredicate(f: Fields): PortPredicate {
+  let p: PortPredicate = () => false;
+  if (f.has('any_match')) p = () => f.obj.any_match === true;
+  if (f.has('destination_port_range')) {
+    const r = f.obj_('destination_port_range');
+    const start = r.num('start'), end = r.num('end');
+    r.done();
+    p = (port) => port >= start && port < end;
+  }
+  if (f.has('not_match')) {
+    const inner = readPredicate(f.obj_('not_match'));
+    p = (port) => !inner(port);
+  }
+  for (const k of ['or_match', 'and_match'] as const) {
+    if (!f.has(k)) continue;
+    const set = f.obj_(k);
+    const rules = set.list('rules').map(readPredicate);
+    set.done();
+    p = k === 'or_match' ? (port) => rules.some((x) => x(port)) : (port) => rules.every((x) => x(port));
+  }
+  f.ignore('any_match');
+  f.done();
+  return p;
+}
+
 let nextConnectionId = 1;
 
 /** Runs one accepted connection through a listener config (also the target of an original-dst hand-off). */
@@ -227,13 +265,15 @@ export async function acceptConnection(
     if (t && t !== cfg) target = t;
   }
   const facts: ConnectionFacts = { localIp, localPort, remoteIp, remotePort, directRemoteIp: remoteIp, sni: '', transportProtocol: 'raw_buffer', alpn: [] };
-  if (target.tlsInspector || target.httpInspector) {
+  const tls = target.tlsInspector && !target.tlsDisabled?.(localPort);
+  const http = target.httpInspector && !target.httpDisabled?.(localPort);
+  if (tls || http) {
     const first = await peek(socket, target.listenerFiltersTimeoutMs);
     if (first.length === 0 && !target.continueOnTimeout && !socket.readableEnded) {
       socket.destroy();
       return;
     }
-    if (target.tlsInspector) {
+    if (tls) {
       const hello = parseClientHello(first);
       if (hello) {
         facts.transportProtocol = 'tls';
@@ -241,7 +281,7 @@ export async function acceptConnection(
         facts.alpn = hello.alpn;
       }
     }
-    if (target.httpInspector && facts.transportProtocol !== 'tls') {
+    if (http && facts.transportProtocol !== 'tls') {
       const p = sniffHttp(first);
       if (p) facts.alpn = [p === 'http/1.0' ? 'http/1.0' : p];
     }

@@ -5,7 +5,7 @@
  */
 import type { Socket } from 'node:net';
 
-/** Waits for the first bytes (up to timeoutMs); resolves with them (already pushed back), or empty. */
+/** Waits for the first bytes (up to timeoutMs; 0 = no limit, as Envoy's listener_filters_timeout); resolves with them (already pushed back), or empty. */
 export function peek(socket: Socket, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve) => {
     let done = false;
@@ -25,7 +25,7 @@ export function peek(socket: Socket, timeoutMs: number): Promise<Buffer> {
       finish(chunk);
     };
     const onEnd = () => finish(Buffer.alloc(0));
-    const timer = setTimeout(() => finish(Buffer.alloc(0)), timeoutMs || 15000);
+    const timer = timeoutMs > 0 ? setTimeout(() => finish(Buffer.alloc(0)), timeoutMs) : undefined;
     socket.on('readable', onReadable);
     socket.once('end', onEnd);
     socket.once('close', onEnd);

@@ -12,6 +12,8 @@ export interface RetryPolicy {
   onGatewayError: boolean;
   onConnectFailure: boolean;
   onReset: boolean;
+  /** reset-before-request: connect failures and resets before any response byte (the request may not have been seen). */
+  onResetBeforeRequest: boolean;
   onRetriable4xx: boolean;
   onRefusedStream: boolean;
   onRetriableStatusCodes: boolean;
@@ -29,7 +31,7 @@ const KNOWN = new Set(['5xx', 'gateway-error', 'connect-failure', 'reset', 'retr
 export function compileRetryPolicy(f: Fields): RetryPolicy {
   const on = f.str('retry_on').split(',').map((s) => s.trim()).filter(Boolean);
   for (const o of on) if (!KNOWN.has(o)) f.error('retry_on', `unknown retry condition ${JSON.stringify(o)}`);
-  for (const o of ['envoy-ratelimited', 'http3-post-connect-failure', 'retriable-headers', 'reset-before-request']) {
+  for (const o of ['envoy-ratelimited', 'http3-post-connect-failure', 'retriable-headers']) {
     if (on.includes(o)) f.error('retry_on', `retry condition ${o} is not supported by spar proxy`);
   }
   const p: RetryPolicy = {
@@ -39,6 +41,7 @@ export function compileRetryPolicy(f: Fields): RetryPolicy {
     onGatewayError: on.includes('gateway-error'),
     onConnectFailure: on.includes('connect-failure'),
     onReset: on.includes('reset'),
+    onResetBeforeRequest: on.includes('reset-before-request'),
     onRetriable4xx: on.includes('retriable-4xx'),
     onRefusedStream: on.includes('refused-stream'),
     onRetriableStatusCodes: on.includes('retriable-status-codes'),

@@ -74,6 +74,9 @@ export interface VirtualHost {
   name: string;
   domains: string[];
   routes: Route[];
+  /** include_request_attempt_count / include_attempt_count_in_response: x-envoy-attempt-count. */
+  attemptCountUpstream: boolean;
+  attemptCountDownstream: boolean;
 }
 
 const REDIRECT_CODES: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
@@ -230,7 +233,8 @@ function readRouteAction(f: Fields, errs: ConfigErrors): RouteAction {
   f.unsupported('internal_redirect_policy', 'not supported by spar proxy');
   f.unsupported('early_data_policy');
   f.unsupported('grpc_timeout_offset', 'deprecated; not supported by spar proxy');
-  f.unsupported('max_grpc_timeout', 'deprecated; use max_stream_duration.grpc_timeout_header_max');
+  // Deprecated in Envoy but still what Istio sends: same meaning as max_stream_duration.grpc_timeout_header_max.
+  if (f.has('max_grpc_timeout')) a.maxGrpcTimeoutMs = f.durationMs('max_grpc_timeout', 0);
   f.unsupported('include_vh_rate_limits');
   f.unsupported('hedge_policy', 'not supported by spar proxy');
   f.unsupported('retry_policy_typed_config');
@@ -316,14 +320,12 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
   f.unsupported('typed_per_filter_config', 'per-filter config is not supported by spar proxy yet');
   f.unsupported('metadata');
   for (const v of f.list('virtual_hosts')) {
-    const vh: VirtualHost = { name: v.str('name'), domains: v.strList('domains'), routes: [] };
+    const vh: VirtualHost = { name: v.str('name'), domains: v.strList('domains'), routes: [], attemptCountUpstream: v.bool('include_request_attempt_count'), attemptCountDownstream: v.bool('include_attempt_count_in_response') };
     if (vh.domains.length === 0) v.error('domains', 'at least one domain is required');
     const vReq = readMutation(v, 'request');
     const vResp = readMutation(v, 'response');
     const vRetry = v.has('retry_policy') ? compileRetryPolicy(v.obj_('retry_policy')) : undefined;
     v.enumOf('require_tls', ['NONE'] as const, 'NONE');
-    v.unsupportedIfSet('include_request_attempt_count', 'not supported by spar proxy yet');
-    v.unsupportedIfSet('include_attempt_count_in_response', 'not supported by spar proxy yet');
     v.unsupported('virtual_clusters', 'not supported by spar proxy');
     v.unsupported('rate_limits', 'rate limiting is not supported by spar proxy');
     v.unsupported('cors', 'CORS is not supported by spar proxy yet');

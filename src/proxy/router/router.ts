@@ -93,12 +93,16 @@ class UpstreamRouter {
   private attemptStart = 0n;
   private readonly hash: number | undefined;
   private readonly startHr = process.hrtime.bigint();
+  /** Whether the current attempt's request bytes were written out (reset-before-request). */
+  private requestSent = false;
 
   constructor(private readonly s: HttpStream, private readonly a: RouteAction, private readonly cluster: Cluster, private readonly wc: WeightedCluster | undefined) {
     this.retryable = !!a.retry && a.retry.numRetries > 0;
     if (this.retryable) this.body = [];
     this.hash = a.hash ? a.hash(s.headers, s.conn.remoteIp, s.query) : undefined;
+    this.timeoutMs = routeTimeout(a, s.headers);
   }
+  private readonly timeoutMs: number;
 
   start(): void {
     const s = this.s;
@@ -131,8 +135,8 @@ class UpstreamRouter {
   }
 
   private startGlobalTimer(): void {
-    if (this.a.timeoutMs > 0 && !this.globalTimer && !this.finished) {
-      this.globalTimer = setTimeout(() => this.onTimeout(false), this.a.timeoutMs);
+    if (this.timeoutMs > 0 && !this.globalTimer && !this.finished) {
+      this.globalTimer = setTimeout(() => this.onTimeout(false), this.timeoutMs);
     }
   }
 
@@ -160,9 +164,10 @@ class UpstreamRouter {
     this.attemptHost = host;
     const a = this.a;
     if (a.autoHostRewrite && host.hostname) s.headers[':authority'] = host.hostname;
-    if (a.timeoutMs > 0 && !s.cfg.suppressEnvoyHeaders) {
+    if (s.route!.vhost.attemptCountUpstream) s.headers['x-envoy-attempt-count'] = String(this.attempts);
+    if (this.timeoutMs > 0 && !s.cfg.suppressEnvoyHeaders) {
       // The time left of the route timeout (Envoy recomputes it for every attempt).
-      const left = this.attempts > 1 ? Math.max(1, a.timeoutMs - Math.ceil(Number(process.hrtime.bigint() - this.startHr) / 1e6)) : a.timeoutMs;
+      const left = this.attempts > 1 ? Math.max(1, this.timeoutMs - Math.ceil(Number(process.hrtime.bigint() - this.startHr) / 1e6)) : this.timeoutMs;
       s.headers['x-envoy-expected-rq-timeout-ms'] = String(a.retry?.perTryTimeoutMs ? Math.min(a.retry.perTryTimeoutMs, left) : left);
     }
     const out = upstreamHeaders(s.headers, s.req.headers['transfer-encoding'] !== undefined || s.req.httpVersionMajor === 2);
@@ -181,6 +186,7 @@ class UpstreamRouter {
         agent: host.http1Agent(),
         host: host.ip,
         port: host.port,
+        localAddress: cfg.sourceAddress,
         method: s.headers[':method'] as string,
         path: s.headers[':path'] as string,
         headers: out,
@@ -189,6 +195,8 @@ class UpstreamRouter {
     // Node adds `Connection: keep-alive` on pooled requests; Envoy sends no connection header.
     if (!h2) up.removeHeader('connection');
     this.attempt = up;
+    this.requestSent = false;
+    up.once('finish', () => (this.requestSent = true));
     let failed = false;
     const fail = (f: Failure) => {
       if (failed) return;
@@ -275,8 +283,8 @@ class UpstreamRouter {
       return (p.on5xx && st >= 500) || (p.onGatewayError && st >= 502 && st <= 504) || (p.onRetriable4xx && st === 409) ||
         (p.onRetriableStatusCodes && p.retriableStatusCodes.has(st));
     }
-    if (f.kind === 'connect') return p.onConnectFailure || p.on5xx || p.onGatewayError || p.onReset;
-    if (f.kind === 'reset') return p.onReset || p.on5xx || p.onGatewayError;
+    if (f.kind === 'connect') return p.onConnectFailure || p.on5xx || p.onGatewayError || p.onReset || p.onResetBeforeRequest;
+    if (f.kind === 'reset') return p.onReset || p.on5xx || p.onGatewayError || (p.onResetBeforeRequest && !this.requestSent);
     if (f.kind === 'timeout') return p.on5xx || p.onGatewayError;
     return false;
   }
@@ -318,6 +326,7 @@ class UpstreamRouter {
     // A HEAD response carries no body, so its framing header is only information: Envoy passes it on.
     if (te !== undefined && s.headers[':method'] === 'HEAD') rh['transfer-encoding'] = te;
     if (!s.cfg.suppressEnvoyHeaders) rh['x-envoy-upstream-service-time'] = String(ms);
+    if (s.route!.vhost.attemptCountDownstream) rh['x-envoy-attempt-count'] = String(this.attempts);
     s.finalizeResponseHeaders(rh);
     this.wc?.responseMutation.apply(rh, si);
     s.route!.responseMutation.apply(rh, si);
@@ -429,6 +438,22 @@ class UpstreamRouter {
     this.cluster.active--;
     this.cluster.stats.upstream_rq_active.value--;
   }
+}
+
+const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+
+/**
+ * The route timeout, or for gRPC requests with grpc_timeout_header_max / max_grpc_timeout set, the
+ * client's grpc-timeout (none = infinite) capped by that maximum (0 = no cap), as Envoy computes it.
+ */
+function routeTimeout(a: RouteAction, h: Headers): number {
+  if (a.maxGrpcTimeoutMs === undefined) return a.timeoutMs;
+  const ct = h['content-type'];
+  if (typeof ct !== 'string' || !ct.startsWith('application/grpc')) return a.timeoutMs;
+  const g = /^(\d{1,8})([HMSmun])$/.exec(String(h['grpc-timeout'] ?? ''));
+  let t = g ? Math.ceil(Number(g[1]) * GRPC_UNITS[g[2]]) : 0;
+  if (a.maxGrpcTimeoutMs > 0 && (t === 0 || t > a.maxGrpcTimeoutMs)) t = a.maxGrpcTimeoutMs;
+  return t;
 }
 
 /** Request headers for the upstream HTTP/1.1 request: pseudo-headers folded, hop-by-hop removed. */

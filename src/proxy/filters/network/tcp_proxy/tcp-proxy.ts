@@ -136,7 +136,7 @@ export class TcpProxy {
     down.pause();
     cluster.stats.upstream_cx_total.value++;
     cluster.stats.upstream_cx_active.value++;
-    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true });
+    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: cluster.config.sourceAddress });
     up.on('error', () => {});
     const connectTimer = setTimeout(() => {
       cluster.stats.upstream_cx_connect_timeout.value++;

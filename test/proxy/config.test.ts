@@ -1,0 +1,114 @@
+/**
+ * What spar proxy accepts and rejects, in-process (no sockets): every unsupported field is an error
+ * naming its path; invalid values name the value; fields set to their defaults are fine; what Istio's
+ * pilot generates for Bookinfo compiles except what is listed as not yet supported (TLS).
+ * Also the selection rules the listener and route layers implement, as tables.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigErrors, Fields } from '../../src/proxy/config/fields.js';
+import { compileCluster } from '../../src/proxy/cluster/cluster.js';
+import { compileListener } from '../../src/proxy/listener/listener.js';
+import { compileRouteConfig } from '../../src/proxy/router/route-table.js';
+import { readBootstrap } from '../../src/proxy/bootstrap.js';
+import { StatsStore } from '../../src/proxy/stats/stats.js';
+import { ClusterManager } from '../../src/proxy/cluster/cluster-manager.js';
+import { readChainMatch, selectChain, type ConnectionFacts } from '../../src/proxy/listener/filter-chain-match.js';
+import { normalizePath } from '../../src/proxy/http/path.js';
+import { compileFormat } from '../../src/proxy/access-log/formatter.js';
+import { StreamInfo } from '../../src/proxy/stream-info.js';
+import type { EnvoyJson } from '../../src/xds/codec.js';
+
+const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER = { name: 'router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+const stats = new StatsStore();
+const env = { clusters: new ClusterManager(stats), routes: new Map(), stats, nodeMetadata: {} };
+
+function errorsOf(kind: 'cluster' | 'listener' | 'route' | 'bootstrap', json: unknown): string[] {
+  const errs = new ConfigErrors();
+  if (kind === 'cluster') compileCluster(json as EnvoyJson, errs);
+  else if (kind === 'listener') for (const c of compileListener(json as EnvoyJson, errs, env as never).chains) c.handler.close();
+  else if (kind === 'route') compileRouteConfig(json as EnvoyJson, errs);
+  else readBootstrap(json as EnvoyJson, errs, {});
+  return errs.list;
+}
+
+const cluster = (extra: object) => ({ name: 'c', type: 'STATIC', connect_timeout: '1s', ...extra });
+const listener = (hcm: object, extra: object = {}) => ({
+  name: 'l', address: { socket_address: { address: '127.0.0.1', port_value: 1 } },
+  filter_chains: [{ filters: [{ name: 'hcm', typed_config: { '@type': HCM, stat_prefix: 's', route_config: { virtual_hosts: [] }, http_filters: [ROUTER], ...hcm } }] }],
+  ...extra,
+});
+const routes = (route: object, vh: object = {}) => ({ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, ...route }], ...vh }] });
+
+const REJECTED: [string, 'cluster' | 'listener' | 'route' | 'bootstrap', unknown, RegExp][] = [
+  ['outlier detection', 'cluster', cluster({ outlier_detection: { consecutive_5xx: 5 } }), /Cluster "c"\.outlier_detection: outlier detection is not supported/],
+  ['upstream TLS', 'cluster', cluster({ transport_socket: { name: 'tls' } }), /Cluster "c"\.transport_socket: upstream TLS is not supported/],
+  ['unknown lb policy value', 'cluster', cluster({ lb_policy: 'LOAD_BALANCING_POLICY_CONFIG' }), /Cluster "c"\.lb_policy: value "LOAD_BALANCING_POLICY_CONFIG" not supported by spar proxy \(supported: ROUND_ROBIN/],
+  ['EDS without eds_cluster_config', 'cluster', cluster({ type: 'EDS' }), /Cluster "c"\.eds_cluster_config: required/],
+  ['unknown HTTP filter', 'listener', listener({ http_filters: [{ name: 'envoy.filters.http.lua', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.lua.v3.Lua' } }, ROUTER] }), /http_filters\[0\]: HTTP filter "envoy.filters.http.lua" \(envoy.extensions.filters.http.lua.v3.Lua\) is not supported/],
+  ['router not last', 'listener', listener({ http_filters: [ROUTER, { name: 'f', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault' } }] }), /the router filter must be the last HTTP filter/],
+  ['tracing', 'listener', listener({ tracing: {} }), /typed_config\.tracing: tracing is not supported/],
+  ['downstream TLS', 'listener', listener({}, { filter_chains: [{ transport_socket: { name: 'tls' }, filters: [] }] }), /filter_chains\[0\]\.transport_socket: downstream TLS is not supported/],
+  ['unknown network filter', 'listener', listener({}, { filter_chains: [{ filters: [{ name: 'envoy.filters.network.redis_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.redis_proxy.v3.RedisProxy' } }] }] }), /network filter "envoy.filters.network.redis_proxy" .* is not supported/],
+  ['unknown listener filter', 'listener', listener({}, { listener_filters: [{ name: 'x', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol' } }] }), /listener filter "x" .* is not supported/],
+  ['unknown access log op', 'listener', listener({ access_log: [{ name: 'a', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog', log_format: { text_format_source: { inline_string: '%NOPE%' } } } }] }), /unknown command operator %NOPE%/],
+  ['route cors', 'route', routes({ route: { cluster: 'c', cors: {} } }), /routes\[0\]\.route\.cors: CORS is not supported/],
+  ['mirroring', 'route', routes({ route: { cluster: 'c', request_mirror_policies: [{ cluster: 'm' }] } }), /request_mirror_policies: request mirroring is not supported/],
+  ['bad regex', 'route', routes({ route: { cluster: 'c' } }, { routes: [{ match: { safe_regex: { regex: '(' } }, route: { cluster: 'c' } }] }), /invalid RE2 regex "\("/],
+  ['two path specifiers', 'route', { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/', path: '/x' }, route: { cluster: 'c' } }] }] }, /exactly one of prefix, path, safe_regex, path_separated_prefix/],
+  ['duplicate domain', 'route', { name: 'r', virtual_hosts: [{ name: 'a', domains: ['x'], routes: [] }, { name: 'b', domains: ['x'], routes: [] }] }, /only unique values for domains are permitted: "x"/],
+  ['unknown retry_on', 'route', routes({ route: { cluster: 'c', retry_policy: { retry_on: '5xx,bogus' } } }), /unknown retry condition "bogus"/],
+  ['runtime key', 'bootstrap', { layered_runtime: { layers: [{ name: 'l', static_layer: { 'some.key': 1 } }] } }, /static_layer\.some\.key: runtime key not supported by spar proxy/],
+  ['stats sinks', 'bootstrap', { stats_sinks: [{ name: 'x' }] }, /Bootstrap\.stats_sinks: stats sinks are not supported/],
+];
+
+for (const [label, kind, json, re] of REJECTED) {
+  test(`rejected by name: ${label}`, () => {
+    const errs = errorsOf(kind, json);
+    assert.ok(errs.some((e) => re.test(e)), `expected ${re} in:\n${errs.join('\n')}`);
+  });
+}
+
+test('fields at their defaults and Istio\'s usual settings are accepted', () => {
+  assert.deepEqual(errorsOf('cluster', cluster({ lb_policy: 'ROUND_ROBIN', circuit_breakers: { thresholds: [{ max_connections: 4294967295, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295, track_remaining: true }] }, common_lb_config: { healthy_panic_threshold: { value: 0 } }, upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } })), []);
+  assert.deepEqual(errorsOf('listener', listener({ use_remote_address: false, normalize_path: true, merge_slashes: true, path_with_escaped_slashes_action: 'KEEP_UNCHANGED', upgrade_configs: [{ upgrade_type: 'websocket' }], stream_idle_timeout: '0s' }, { traffic_direction: 'OUTBOUND', listener_filters_timeout: '0s', continue_on_listener_filters_timeout: true })), []);
+  assert.deepEqual(errorsOf('route', routes({ route: { cluster: 'c', timeout: '0s', max_grpc_timeout: '0s', retry_policy: { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: 2, retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' } }], host_selection_retry_max_attempts: '5', retriable_status_codes: [503] } }, decorator: { operation: 'x' } }, { include_request_attempt_count: true })), []);
+});
+
+const F = (over: Partial<ConnectionFacts>): ConnectionFacts => ({ localIp: '10.0.0.1', localPort: 80, remoteIp: '10.0.0.2', remotePort: 5000, directRemoteIp: '10.0.0.2', sni: '', transportProtocol: 'raw_buffer', alpn: [], ...over });
+const chain = (name: string, m: object) => ({ name, match: readChainMatch(Fields.of(m as EnvoyJson, name, new ConfigErrors())) });
+
+test('filter chain selection follows Envoy\'s order and specificity', () => {
+  const chains = [
+    chain('port80', { destination_port: 80 }),
+    chain('port80-net24', { destination_port: 80, prefix_ranges: [{ address_prefix: '10.0.0.0', prefix_len: 24 }] }),
+    chain('port80-net16', { destination_port: 80, prefix_ranges: [{ address_prefix: '10.0.0.0', prefix_len: 16 }] }),
+    chain('any-tls', { transport_protocol: 'tls' }),
+    chain('wild', {}),
+  ];
+  const table: [Partial<ConnectionFacts>, string][] = [
+    [{}, 'port80-net24'],
+    [{ localIp: '10.0.9.9' }, 'port80-net16'],
+    [{ localIp: '192.168.1.1' }, 'port80'],
+    [{ localPort: 81, transportProtocol: 'tls' }, 'any-tls'],
+    [{ localPort: 81 }, 'wild'],
+  ];
+  for (const [facts, want] of table) assert.equal(selectChain(chains, F(facts))?.name, want, JSON.stringify(facts));
+});
+
+test('path normalization (normalize_path, merge_slashes) as RFC 3986', () => {
+  const table: [string, string][] = [['/a/./b', '/a/b'], ['/a/../b', '/b'], ['/../a', '/a'], ['/a/%2e%2e/b', '/b'], ['/a//b', '/a/b'], ['/a/b/..', '/a/'], ['/%41b', '/Ab'], ['/a?x=/../', '/a?x=/../']];
+  for (const [i, o] of table) assert.equal(normalizePath(i, true, true), o, i);
+});
+
+test('access log formats: default operators, truncation, START_TIME formats', () => {
+  const si = new StreamInfo();
+  si.requestHeaders = { ':method': 'GET', ':path': '/abcdef', 'user-agent': 'ua' };
+  si.responseCode = 503;
+  si.setFlag('UH');
+  si.startMs = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
+  const errs: string[] = [];
+  assert.equal(compileFormat('%REQ(:METHOD)% %REQ(:PATH):3% %RESPONSE_CODE% %RESPONSE_FLAGS% %REQ(X-MISSING)% %START_TIME% %START_TIME(%s.%3f)%', errs).format(si, '-'), 'GET /ab 503 UH - 2026-01-02T03:04:05.678Z 1767323045.678');
+  assert.deepEqual(errs, []);
+});
