@@ -372,6 +372,23 @@ spec: {hosts: ["${host}"], http: [{route: [{destination: {host: reviews.default.
   assert.match(json(vh.routes), /outbound\|9080\|v3\|reviews/);
 });
 
+test('Spar-only HTTP filter hook: inserted before the router, always is_optional, gone when unregistered', async () => {
+  const { registerHttpFilterHook } = await import('../../src/xds/gen/http-connection-manager.js');
+  const push = pushFor([BOOKINFO]);
+  const pp = sidecarFor(push, 'productpage-v1');
+  const off = registerHttpFilterHook((ctx) => (ctx.direction === 'outbound' ? { name: 'spar.stats', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig' } } : undefined));
+  try {
+    const hcm = ((byName(gen(pp, push, TypeUrl.Listener), '0.0.0.0_9080').filter_chains as EnvoyJson[])[0].filters as EnvoyJson[])[0].typed_config as EnvoyJson;
+    const filters = hcm.http_filters as EnvoyJson[];
+    assert.deepEqual(filters.map((f) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'spar.stats', 'envoy.filters.http.router']);
+    assert.equal(filters[2].is_optional, true);
+    assert.doesNotMatch(json(byName(gen(pp, push, TypeUrl.Listener), 'virtualInbound')), /spar\.stats/, 'the hook declined inbound');
+  } finally {
+    off();
+  }
+  assert.doesNotMatch(json(gen(pp, push, TypeUrl.Listener)), /spar\.stats/);
+});
+
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });
