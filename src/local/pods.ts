@@ -149,6 +149,36 @@ export class LocalPod {
     return true;
   }
 
+  private readonly liveness = new Map<string, { last: number; failures: number }>();
+
+  /**
+   * The kubelet's liveness check: each container's livenessProbe (through the agent when there is a
+   * sidecar) every periodSeconds after initialDelaySeconds; failureThreshold failures in a row kill
+   * the container, which restarts it.
+   */
+  async probeLive(): Promise<void> {
+    const now = Date.now();
+    for (const c of this.spec.containers as KubeContainer[]) {
+      const p = c.livenessProbe;
+      const child = this.children.get(c.name);
+      if (!p || !child?.pid || child.exitCode !== null) continue;
+      const st = this.liveness.get(c.name) ?? { last: this.record.createdAt + (p.initialDelaySeconds ?? 0) * 1000 - (p.periodSeconds ?? 10) * 1000, failures: 0 };
+      this.liveness.set(c.name, st);
+      if (now - st.last < (p.periodSeconds ?? 10) * 1000) continue;
+      st.last = now;
+      const probe: KubeProbe = this.spec.sidecar ? { httpGet: { path: `/app-health/${c.name}/livez`, port: 15020 }, timeoutSeconds: (p.timeoutSeconds ?? 1) + 1 } : p;
+      if ((await runProbe(probe, this.record.ip)).ok) {
+        st.failures = 0;
+        continue;
+      }
+      if (++st.failures >= (p.failureThreshold ?? 3)) {
+        this.ctx.log(`${this.spec.namespace}/${this.spec.name}: ${c.name} failed its liveness probe ${st.failures} times; restarting it`);
+        st.failures = 0;
+        killGroup(child.pid, 'SIGKILL');
+      }
+    }
+  }
+
   /** SIGTERM to every process group (the agent drains its proxy), SIGKILL after `graceMs`. */
   async stop(graceMs = 4000): Promise<void> {
     this.stopping = true;

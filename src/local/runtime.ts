@@ -389,6 +389,7 @@ export class LocalRuntime {
     let changed = false;
     await Promise.all([...this.pods.values()].map(async (pod) => {
       if (pod.record.phase !== 'Running') return;
+      await pod.probeLive();
       const ready = await pod.probeReady();
       if (ready !== pod.record.ready) {
         pod.record.ready = ready;

@@ -134,6 +134,38 @@ test('spar logs: the app\'s and the sidecar\'s', { skip }, async () => {
   assert.match(bad.stderr, /choose one of \[httpbin istio-proxy\]/);
 });
 
+test('liveness: a container failing its probe (through the sidecar\'s /app-health rewrite) is restarted', { skip }, async () => {
+  const yaml = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: unhealthy, namespace: default}
+spec:
+  selector: {matchLabels: {app: unhealthy}}
+  template:
+    metadata: {labels: {app: unhealthy}}
+    spec:
+      containers:
+      - name: httpbin
+        image: docker.io/mccutchen/go-httpbin:v2.15.0
+        ports: [{containerPort: 8080}]
+        livenessProbe: {httpGet: {path: /status/500, port: 8080}, periodSeconds: 1, failureThreshold: 2, initialDelaySeconds: 2}
+`;
+  writeFileSync(join(dir, 'unhealthy.yaml'), yaml);
+  const r = await spar(['apply', '-f', join(dir, 'unhealthy.yaml')]);
+  assert.equal(r.code, 0, r.stderr);
+  const deadline = Date.now() + 30_000;
+  let restarts = 0;
+  while (restarts === 0 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 1000));
+    const pods = JSON.parse((await spar(['get', 'pods', '-o', 'json'])).stdout) as Array<{ name: string; restarts: number }>;
+    restarts = pods.find((p) => p.name.startsWith('unhealthy-'))?.restarts ?? 0;
+  }
+  assert.ok(restarts > 0, 'restarted');
+  const agentLog = await spar(['logs', 'unhealthy', '-c', 'istio-proxy']);
+  assert.match(agentLog.stdout, /status server on :15020 \(\/healthz\/ready, 2 app probes\)/);
+  const del = await spar(['delete', '-f', join(dir, 'unhealthy.yaml')]);
+  assert.match(del.stdout, /deployment "unhealthy" deleted/);
+});
+
 test('after a crash (SIGKILL to the runtime), spar down leaves nothing behind', { skip }, async () => {
   const s = snapshot!;
   assert.ok(s.daemonPid);
