@@ -13,6 +13,7 @@ import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/common/paths.js';
+import { killNetnsProcesses } from '../../src/local/network.js';
 import { captureSkipReason, createNetns, netnsExists, type TestNetns } from '../proxy/iptables-netns.js';
 import { startPilot, waitFor, type Pilot } from './helpers.js';
 
@@ -87,6 +88,8 @@ before(async () => {
 
 after(async () => {
   if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+  // The proxy runs in its own process group: whatever is still in the namespace goes.
+  if (ns) killNetnsProcesses(ns.name);
   const name = ns?.name;
   ns?.destroy();
   await pilot?.stop();
