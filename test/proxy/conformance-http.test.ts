@@ -188,3 +188,13 @@ test('tcp_proxy: both proxies carry an HTTP exchange to upstream a', async () =>
     assert.equal(echo.headers['x-request-id'], undefined, `${kind}: tcp_proxy does not touch HTTP`);
   }
 });
+
+test('Istio metrics (spar only): istio_requests_total and duration buckets with Istio labels on /stats/prometheus', async () => {
+  const text = await proxies.get('spar')!.proxy.admin('/stats/prometheus');
+  const line = text.split('\n').find((l) => l.startsWith('istio_requests_total{') && l.includes('response_code="200"') && l.includes('destination_service="a"'));
+  assert.ok(line, 'a 200 series for cluster a');
+  for (const l of ['reporter="source"', 'request_protocol="http"', 'response_flags="-"', 'source_workload=', 'destination_service_name="a"']) assert.ok(line.includes(l), l);
+  assert.match(text, /istio_requests_total\{[^}]*response_code="503"[^}]*response_flags="UH"/);
+  assert.match(text, /istio_request_duration_milliseconds_bucket\{[^}]*le="\+Inf"\} \d+/);
+  assert.match(text, /# TYPE istio_response_bytes histogram/);
+});

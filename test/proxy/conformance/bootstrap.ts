@@ -39,6 +39,8 @@ const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.H
 const ISTIO_FILTERS = [
   { name: 'envoy.filters.http.fault', typed_config: { '@type': FAULT_TYPE } },
   { name: 'envoy.filters.http.cors', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } },
+  // Spar's Istio metrics: optional, so Envoy skips it (DESIGN.md).
+  { name: 'spar.filters.http.istio_stats', is_optional: true, typed_config: { '@type': 'type.googleapis.com/google.protobuf.Struct', value: { reporter: 'source' } } },
   ROUTER,
 ];
 

@@ -1,3 +1,4 @@
 /** Loads every HTTP filter so each registers itself (one import per filter folder). */
 import './fault/fault.js';
 import './cors/cors.js';
+import './istio_stats/istio-stats.js';

@@ -47,6 +47,19 @@ export function lookupHttpFilter(typeName: string): HttpFilterFactory | undefine
   return registry.get(typeName);
 }
 
+/**
+ * Spar's own filters carry a google.protobuf.Struct config (a type real Envoy can parse, then skips
+ * as is_optional), so they are found by filter name and config type together.
+ */
+const byName = new Map<string, { type: string; factory: HttpFilterFactory }>();
+export function registerHttpFilterByName(name: string, typeName: string, factory: HttpFilterFactory): void {
+  byName.set(name, { type: typeName, factory });
+}
+export function lookupHttpFilterByName(name: string, typeName: string): HttpFilterFactory | undefined {
+  const e = byName.get(name);
+  return e && e.type === typeName ? e.factory : undefined;
+}
+
 export function lookupPerRoute(typeName: string): PerRouteCompiler | undefined {
   return perRoute.get(typeName);
 }

@@ -6,7 +6,7 @@ import { ConfigErrors, Fields, typeName } from '../../../config/fields.js';
 import type { EnvoyJson } from '../../../../xds/codec.js';
 import { compileAccessLogs, type AccessLogger } from '../../../access-log/access-log.js';
 import { compileRouteConfig, type RouteTable } from '../../../router/route-table.js';
-import { lookupHttpFilter, ROUTER_TYPE, type FilterContext, type HttpFilter } from '../../http/registry.js';
+import { lookupHttpFilter, lookupHttpFilterByName, ROUTER_TYPE, type FilterContext, type HttpFilter } from '../../http/registry.js';
 import '../../http/index.js';
 
 export const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -156,7 +156,7 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
       cfg!.done();
       return;
     }
-    const factory = t ? lookupHttpFilter(t) : undefined;
+    const factory = t ? (lookupHttpFilter(t) ?? lookupHttpFilterByName(name, t)) : undefined;
     if (!factory) {
       if (optional) return; // Envoy skips optional filters it does not know
       hf.error('', `HTTP filter ${JSON.stringify(name)} (${t || 'no typed_config'}) is not supported by spar proxy`);
