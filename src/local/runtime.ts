@@ -87,10 +87,12 @@ export class LocalRuntime {
   private probeTimer?: NodeJS.Timeout;
   private stopped = false;
   private pilotStatus = 'starting';
+  private debugPort: number;
   readonly xdsUds: string;
 
   constructor(private readonly o: RuntimeOptions) {
     this.pilotDir = new PilotConfigDir(join(o.stateDir, 'config'));
+    this.debugPort = o.pilotDebugPort;
     this.xdsUds = join(o.stateDir, 'xds.sock');
     this.state = readState(o.stateDir) ?? {
       version: 1, instance: o.stateDir, proxy: o.proxy, startedAt: Date.now(), pods: {}, services: {}, netns: {},
@@ -131,11 +133,25 @@ export class LocalRuntime {
     this.probeTimer = setInterval(() => void this.enqueue(() => this.probe()), 500);
   }
 
+  /** Whether 127.0.0.1:port can be bound (the pilot's debug port may be taken by another pilot). */
+  private portFree(port: number): Promise<boolean> {
+    if (port === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+  }
+
   private async startPilot(): Promise<void> {
     const logPath = join(this.o.stateDir, 'pilot.log');
+    if (!(await this.portFree(this.debugPort))) {
+      this.o.log(`127.0.0.1:${this.debugPort} is taken; the pilot's debug port will be any free one`);
+      this.debugPort = 0;
+    }
     const fd = openSync(logPath, 'a');
     const args = [join(repoRoot, 'bin', 'spar.js'), 'pilot', '--config', this.pilotDir.dir, '--mesh', join(this.o.stateDir, 'mesh.yaml'), '--port', '0',
-      '--debug-port', String(this.o.pilotDebugPort), '--host', '127.0.0.1', '--xds-uds', this.xdsUds, '--no-synthetic-addresses', '--debounce', '100ms'];
+      '--debug-port', String(this.debugPort), '--host', '127.0.0.1', '--xds-uds', this.xdsUds, '--no-synthetic-addresses', '--debounce', '100ms'];
     const start = readFileSync(logPath, 'utf8').length;
     this.pilot = spawn(process.execPath, args, { cwd: repoRoot, env: { ...process.env, ...(this.o.fromSource ? { SPAR_TSX: '1' } : {}) }, stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
@@ -145,11 +161,14 @@ export class LocalRuntime {
       if (!this.stopped) this.o.log(`pilot exited (${signal ?? `code ${code}`}); see ${logPath}`);
     });
     const deadline = Date.now() + 60_000;
-    while (!readFileSync(logPath, 'utf8').slice(start).includes('pilot ready')) {
+    let text: string;
+    while (!(text = readFileSync(logPath, 'utf8').slice(start)).includes('pilot ready')) {
       if (this.stopped) return;
-      if (this.pilot.exitCode !== null || Date.now() > deadline) throw new Error(`spar pilot did not start:\n${readFileSync(logPath, 'utf8').slice(start).slice(-2000)}`);
+      if (this.pilot.exitCode !== null || Date.now() > deadline) throw new Error(`spar pilot did not start:\n${text.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    const bound = /"debugPort":(\d+)/.exec(text.split('\n').find((l) => l.includes('pilot ready')) ?? '');
+    if (bound) this.debugPort = Number(bound[1]);
     this.o.log('pilot ready');
   }
 
@@ -413,7 +432,7 @@ export class LocalRuntime {
       ingress: this.state.ingress,
       proxy: this.o.proxy,
       startedAt: this.state.startedAt,
-      pilotDebugPort: this.o.pilotDebugPort,
+      pilotDebugPort: this.debugPort,
     };
   }
 
