@@ -73,6 +73,7 @@ async function apply(step: string, write: () => void): Promise<void> {
 
 test('Bookinfo: every proxy ACKs the initial config; config_dump holds the listeners, clusters and routes', async () => {
   await assertNoRejects('initial');
+  await envoys.productpage.waitFor(async () => warming(await envoys.productpage.configDump()).length === 0, 10_000, 'productpage done warming');
   const pp = await envoys.productpage.configDump('include_eds');
   const listeners = dumpNames(pp, 'listeners');
   for (const l of ['virtualOutbound', 'virtualInbound', '0.0.0.0_9080']) assert.ok(listeners.includes(l), `productpage listeners ${listeners.join()} lack ${l}`);
@@ -96,15 +97,18 @@ test('each file of samples/bookinfo/networking applied in turn: zero NACKs', asy
       if (existsSync(join(cfg, 'step.yaml'))) unlinkSync(join(cfg, 'step.yaml'));
       copyFileSync(join(netDir, f), join(cfg, isDr ? 'dr.yaml' : 'step.yaml'));
     });
+    // A new listener warms until Envoy has asked for and received its routes, which can be just
+    // after every type reads SYNCED: wait for the outcome rather than sample it once.
     if (f === 'bookinfo-gateway.yaml') {
-      const gw = await envoys.gateway.configDump();
-      assert.ok(dumpNames(gw, 'listeners').includes('0.0.0.0_8080'), `gateway listeners: ${dumpNames(gw, 'listeners').join()}`);
-      assert.ok(dumpNames(gw, 'routes').includes('http.8080'), `gateway routes: ${dumpNames(gw, 'routes').join()}`);
+      await envoys.gateway.waitFor(async () => {
+        const gw = await envoys.gateway.configDump();
+        return dumpNames(gw, 'listeners').includes('0.0.0.0_8080') && dumpNames(gw, 'routes').includes('http.8080');
+      }, 10_000, 'gateway listener 0.0.0.0_8080 with routes http.8080');
     }
     if (f === 'virtual-service-reviews-80-20.yaml') {
-      const routes = JSON.stringify(await envoys.productpage.configDump('resource=dynamic_route_configs'));
-      assert.match(routes, /"weighted_clusters".*outbound\|9080\|v1\|reviews.*"weight":80.*outbound\|9080\|v2\|reviews.*"weight":20/s);
+      await envoys.productpage.waitFor(async () => /"weighted_clusters".*outbound\|9080\|v1\|reviews.*"weight":80.*outbound\|9080\|v2\|reviews.*"weight":20/s.test(JSON.stringify(await envoys.productpage.configDump('resource=dynamic_route_configs'))), 10_000, 'reviews 80/20 weighted clusters in productpage routes');
     }
+    await assertNoRejects(f);
     if (isDr) copyFileSync(join(netDir, 'destination-rule-all.yaml'), join(cfg, 'dr.yaml'));
   }
 });
@@ -117,15 +121,16 @@ test('httpbin, tcp-echo and helloworld with their gateways: zero NACKs, gateway 
       copyFileSync(join(samplesDir, f), join(cfg, f.replace('/', '-')));
     }
   });
-  const gw = await envoys.gateway.configDump();
-  const listeners = dumpNames(gw, 'listeners');
-  for (const l of ['0.0.0.0_8080', '0.0.0.0_31400']) assert.ok(listeners.includes(l), `gateway listeners ${listeners.join()} lack ${l}`);
-  const clusters = dumpNames(gw, 'clusters');
-  for (const c of ['outbound|8000||httpbin.default.svc.cluster.local', 'outbound|9000|v1|tcp-echo.default.svc.cluster.local', 'outbound|5000||helloworld.default.svc.cluster.local', 'outbound|9080||productpage.default.svc.cluster.local']) {
-    assert.ok(clusters.includes(c), `gateway clusters lack ${c}`);
-  }
-  const pp = await envoys.productpage.configDump();
-  assert.ok(dumpNames(pp, 'listeners').includes('0.0.0.0_8000'), 'productpage has an outbound listener for httpbin');
+  const wantListeners = ['0.0.0.0_8080', '0.0.0.0_31400'];
+  const wantClusters = ['outbound|8000||httpbin.default.svc.cluster.local', 'outbound|9000|v1|tcp-echo.default.svc.cluster.local', 'outbound|5000||helloworld.default.svc.cluster.local', 'outbound|9080||productpage.default.svc.cluster.local'];
+  await envoys.gateway.waitFor(async () => {
+    const gw = await envoys.gateway.configDump();
+    const listeners = dumpNames(gw, 'listeners');
+    const clusters = dumpNames(gw, 'clusters');
+    return wantListeners.every((l) => listeners.includes(l)) && wantClusters.every((c) => clusters.includes(c));
+  }, 10_000, `gateway listeners ${wantListeners.join()} and clusters ${wantClusters.join()}`);
+  await envoys.productpage.waitFor(async () => dumpNames(await envoys.productpage.configDump(), 'listeners').includes('0.0.0.0_8000'), 10_000, 'productpage outbound listener for httpbin (0.0.0.0_8000)');
+  await assertNoRejects('samples');
   const drops = await pilot.get<{ droppedResources: unknown[] }>('/debug/push_status');
   assert.deepEqual(drops.droppedResources, []);
 });
