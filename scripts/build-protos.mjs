@@ -70,4 +70,38 @@ try {
   process.exit(1);
 }
 rmSync(ws, { recursive: true, force: true });
+await writeIndex(out);
 console.log(`envoy-api.binpb: ${files.length} Envoy v3 proto files, ${statSync(out).size} bytes`);
+
+/**
+ * dist/envoy-api.index.json: for each proto file its byte range in dist/envoy-api.files.bin (one
+ * encoded FileDescriptorProto after another) and for each type name its file, so that src/xds/codec
+ * decodes only the files a message needs (a proxy or `spar validate` needs a few dozen of ~900).
+ */
+async function writeIndex(setFile) {
+  const { fromBinary, toBinary } = await import('@bufbuild/protobuf');
+  const { FileDescriptorSetSchema, FileDescriptorProtoSchema } = await import('@bufbuild/protobuf/wkt');
+  const set = fromBinary(FileDescriptorSetSchema, readFileSync(setFile));
+  const chunks = [];
+  const files = {};
+  const types = {};
+  let offset = 0;
+  const addTypes = (prefix, file, msgs, enums) => {
+    for (const m of msgs) {
+      const name = `${prefix}${m.name}`;
+      types[name] = file;
+      addTypes(`${name}.`, file, m.nestedType, m.enumType);
+    }
+    for (const e of enums) types[`${prefix}${e.name}`] = file;
+  };
+  for (const f of set.file) {
+    const bytes = toBinary(FileDescriptorProtoSchema, f);
+    chunks.push(bytes);
+    files[f.name] = [offset, bytes.length];
+    offset += bytes.length;
+    addTypes(f.package ? `${f.package}.` : '', f.name, f.messageType, f.enumType);
+    for (const svc of f.service) types[`${f.package}.${svc.name}`] = f.name;
+  }
+  writeFileSync(join(root, 'dist', 'envoy-api.files.bin'), Buffer.concat(chunks));
+  writeFileSync(join(root, 'dist', 'envoy-api.index.json'), JSON.stringify({ files, types }));
+}
