@@ -173,3 +173,17 @@ test('WebSocket: upgrade allowed by the route\'s upgrade_configs, Envoy\'s 403 o
   assert.deepEqual(r.spar, r.envoy);
   assert.equal(r.envoy.ok[1], true);
 });
+
+test('spar proxy-config prints the same tables for Envoy and spar proxy (clusters, listeners, routes, endpoints)', async () => {
+  const { runSpar } = await import('../helpers/cli.js');
+  for (const kind of ['clusters', 'listeners', 'routes', 'endpoints']) {
+    const out: Record<string, string> = {};
+    for (const k of KINDS) {
+      const r = await runSpar(['proxy-config', kind, proxies.get(k)!.proxy.adminUrl]);
+      assert.equal(r.code, 0, `${k} ${kind}: ${r.stderr}`);
+      out[k] = r.stdout.replace(new RegExp(String(proxies.get(k)!.port), 'g'), 'PORT');
+    }
+    assert.equal(out.spar, out.envoy, kind);
+    assert.ok(out.spar.split('\n').length > 2, `${kind} has rows:\n${out.spar}`);
+  }
+});
