@@ -143,6 +143,14 @@ export function registerCommands(program: Command): void {
     .action(async (pod, cmd, opts) => (await import('./exec.js')).run(pod, cmd, opts));
 
   program
+    .command('proxy-config')
+    .description('show a proxy\'s listeners, routes, clusters, endpoints or secrets from its admin API (spar proxy or Envoy), like istioctl proxy-config')
+    .argument('<type>', 'listeners, routes, clusters, endpoints, secret or all')
+    .argument('<admin-address>', 'the proxy\'s admin address, e.g. 127.0.0.1:15000')
+    .option('-o, --output <format>', 'short (tables) or json', 'short')
+    .action(async (type, address, opts) => (await import('./proxy-config.js')).run(type, address, opts));
+
+  program
     .command('proxy-status')
     .description('sync status of every proxy connected to the pilot (SYNCED, STALE, NACKED per xDS type)')
     .option('--pilot <url>', 'the pilot\'s debug address', 'http://127.0.0.1:15014')
