@@ -118,6 +118,17 @@ for (const delta of [false, true]) describe(delta ? 'delta xDS' : 'SotW xDS', ()
     assert.equal((JSON.parse(s.body) as Echo).upstream, 'a');
   });
 
+  test(`${mode}: a listener update drains the old filter chain without dropping its in-flight request`, async () => {
+    const slow = send(port, { path: '/delay/700' });
+    await new Promise((r) => setTimeout(r, 100));
+    cp.set(TypeUrl.Listener, [listener(port, { stat_prefix: 'http2', generate_request_id: false })]);
+    await until(async () => (JSON.parse((await send(port, { path: '/after' })).body) as Echo).headers['x-request-id'] === undefined, 'new chain serving');
+    const s = await slow;
+    assert.equal(s.status, 200);
+    assert.equal(typeof (JSON.parse(s.body) as Echo).headers['x-request-id'], 'string', 'the slow request ran on the old chain');
+    cp.set(TypeUrl.Listener, [listener(port)]);
+  });
+
   test(`${mode}: an unsupported field is NACKed by name and the old config keeps serving`, async () => {
     cp.set(TypeUrl.Listener, [listener(port, { tracing: { random_sampling: { value: 100 } } })]);
     await until(() => cp.nacks(TypeUrl.Listener).length > 0, 'a NACK');
