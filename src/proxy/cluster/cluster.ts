@@ -43,6 +43,8 @@ export interface ClusterConfig {
   edsServiceName: string;
   panicThresholdPct: number;
   pool: PoolOptions;
+  /** upstream_connection_options.tcp_keepalive.keepalive_time, ms. */
+  tcpKeepaliveMs?: number;
   maxPendingRequests: number;
   maxRequests: number;
   maxRetries: number;
@@ -237,13 +239,19 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConf
   const dnsFamily = f.enumOf('dns_lookup_family', ['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL'] as const, 'AUTO');
   f.durationMs('cleanup_interval', 5000);
   f.num('per_connection_buffer_limit_bytes'); // flow control: Node streams apply backpressure per connection
+  let tcpKeepaliveMs: number | undefined;
   const uco = f.opt('upstream_connection_options');
   if (uco) {
     const ka = uco.opt('tcp_keepalive');
     if (ka) {
-      ka.num('keepalive_probes'); ka.num('keepalive_time'); ka.num('keepalive_interval');
+      // Node sets the idle time before probes; probe count and interval stay the kernel's.
+      tcpKeepaliveMs = ka.num('keepalive_time', 7200) * 1000;
+      ka.unsupportedIfSet('keepalive_probes', 'not supported by spar proxy (Node sets only keepalive_time)');
+      ka.unsupportedIfSet('keepalive_interval', 'not supported by spar proxy (Node sets only keepalive_time)');
       ka.done();
     }
+    uco.unsupportedIfSet('set_local_interface_name_on_upstream_connections', 'not supported by spar proxy');
+    uco.unsupported('happy_eyeballs_config');
     uco.done();
   }
   const odc = f.opt('original_dst_lb_config');
@@ -274,7 +282,7 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConf
   f.done();
   return {
     name, type, connectTimeoutMs, lbPolicy, makeLb, endpoints, dnsTargets, dnsRefreshMs, dnsFamily, edsServiceName: edsServiceName || name,
-    panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection }, maxPendingRequests, maxRequests, maxRetries,
+    panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs }, tcpKeepaliveMs, maxPendingRequests, maxRequests, maxRetries,
     upstreamHttp2, useDownstreamProtocol, sourceAddress, json,
   };
 }

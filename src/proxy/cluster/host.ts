@@ -6,6 +6,9 @@
 import { Agent } from 'node:http';
 import { joinHostPort } from '../stream-info.js';
 
+/** Requests a pooled socket has carried (max_requests_per_connection). */
+export const REQUESTS = Symbol('spar.requests');
+
 export type HealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
 
 export class Host {
@@ -44,8 +47,17 @@ export class Host {
         maxSockets: this.pool.maxConnections,
         maxFreeSockets: this.pool.maxConnections,
         timeout: this.pool.idleTimeoutMs || undefined,
+        // keepAliveMsecs is the TCP keep-alive idle time on pooled sockets (tcp_keepalive.keepalive_time).
+        keepAliveMsecs: this.pool.tcpKeepaliveMs ?? 1000,
         scheduling: 'lifo',
       });
+      const max = this.pool.maxRequestsPerConnection;
+      if (max > 0) {
+        // max_requests_per_connection: a socket that has carried `max` requests is closed, not pooled.
+        const agent = this.agent;
+        const keep = agent.keepSocketAlive.bind(agent);
+        agent.keepSocketAlive = (socket) => ((socket as unknown as { [REQUESTS]?: number })[REQUESTS] ?? 0) < max && keep(socket);
+      }
     }
     return this.agent;
   }
@@ -65,4 +77,5 @@ export interface PoolOptions {
   maxConnections: number;
   idleTimeoutMs: number;
   maxRequestsPerConnection: number;
+  tcpKeepaliveMs?: number;
 }

@@ -9,7 +9,7 @@
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Cluster } from '../cluster/cluster.js';
-import type { Host } from '../cluster/host.js';
+import { REQUESTS, type Host } from '../cluster/host.js';
 import type { HttpStream } from '../http/stream.js';
 import { HOP_BY_HOP, getHeader, type Headers } from '../http/headers.js';
 import { LocalReply, resetBeforeHeaders } from '../http/local-reply.js';
@@ -205,6 +205,8 @@ class UpstreamRouter {
       this.onAttemptFailure(up, host, f);
     };
     up.on('socket', (sock: Socket) => {
+      const counted = sock as Socket & { [REQUESTS]?: number };
+      counted[REQUESTS] = (counted[REQUESTS] ?? 0) + 1;
       if (!sock.connecting) return;
       host.cxTotal++;
       this.cluster.stats.upstream_cx_total.value++;

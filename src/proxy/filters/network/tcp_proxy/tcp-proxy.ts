@@ -138,6 +138,7 @@ export class TcpProxy {
     cluster.stats.upstream_cx_active.value++;
     const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: cluster.config.sourceAddress });
     up.on('error', () => {});
+    if (cluster.config.tcpKeepaliveMs) up.setKeepAlive(true, cluster.config.tcpKeepaliveMs);
     const connectTimer = setTimeout(() => {
       cluster.stats.upstream_cx_connect_timeout.value++;
       si.setFlag('UF');
