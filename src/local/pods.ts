@@ -24,6 +24,8 @@ export interface PodContext {
   proxy: 'spar' | 'envoy';
   /** The pilot's ADS socket. */
   xdsUds: string;
+  /** An envoy binary UID 1337 can run (for proxy: 'envoy'). */
+  envoyBin?: string;
   fromSource: boolean;
   log: (msg: string) => void;
 }
@@ -115,7 +117,8 @@ export class LocalPod {
   private startAgent(): void {
     const { ctx, spec } = this;
     const argv = [process.execPath, join(repoRoot, 'bin', 'spar.js'), 'agent', '--type', spec.gateway ? 'router' : 'sidecar', '--pod', join(this.dir, 'pod.json'),
-      '--discovery-address', `unix://${ctx.xdsUds}`, '--proxy', ctx.proxy, '--work-dir', join(this.dir, 'proxy'), '--drain-duration', '1s'];
+      '--discovery-address', `unix://${ctx.xdsUds}`, '--proxy', ctx.proxy, '--work-dir', join(this.dir, 'proxy'), '--drain-duration', '1s',
+      ...(ctx.envoyBin ? ['--envoy-bin', ctx.envoyBin] : [])];
     const env = { ...process.env, ...fromSourceEnv(ctx.fromSource), ISTIO_KUBE_APP_PROBERS: JSON.stringify(this.probers) };
     this.spawnLogged('istio-proxy', 'istio-proxy.log', argv, env);
   }

@@ -17,6 +17,7 @@ import type { ConfigResource } from '../config/resource.js';
 import type { K8sServiceSpec } from '../api/types.js';
 import { selectorMatches } from '../model/service.js';
 import { repoRoot } from '../common/paths.js';
+import { envoyBinaryForProxy } from '../agent/envoy-bin.js';
 import { isClusterScoped, netnsName, podsOfDeployment, resourceKey, vethName, type PodSpecLocal } from './manifests.js';
 import { hostsFile, linkExists, setupBridge, deletePodNetwork, sh, shQuiet, updateServiceRules, writeEtcNetns, type NetworkConfig, type ServiceEntryLocal } from './network.js';
 import { PilotConfigDir } from './pilot-config.js';
@@ -87,6 +88,7 @@ export class LocalRuntime {
   private probeTimer?: NodeJS.Timeout;
   private stopped = false;
   private pilotStatus = 'starting';
+  private envoyBin?: string;
   private debugPort: number;
   readonly xdsUds: string;
 
@@ -119,6 +121,8 @@ export class LocalRuntime {
       this.save();
       sh('iptables', ['-I', 'FORWARD', '-i', o.network.bridge, '-o', o.network.bridge, '-m', 'comment', '--comment', 'spar', '-j', 'ACCEPT']);
     }
+    // Envoy under UID 1337 may not reach the binary on PATH (pip under /root): a copy in the state dir, gone with `spar down`.
+    if (o.proxy === 'envoy') this.envoyBin = envoyBinaryForProxy(join(o.stateDir, 'bin'));
     writeFileSync(join(o.stateDir, 'mesh.yaml'), '# spar up: no CA yet, so plaintext between sidecars\nenableAutoMtls: false\n');
     for (const r of BUILTIN_RESOURCES) this.resources.set(resourceKey(toResource(r)), toResource(r));
     await this.reconcileNow();
@@ -349,7 +353,7 @@ export class LocalRuntime {
       this.state.pods[k] = record;
       this.state.netns[record.netns] = record.veth;
       this.save();
-      const pod = new LocalPod({ stateDir: this.o.stateDir, network: this.o.network, proxy: this.o.proxy, xdsUds: this.xdsUds, fromSource: this.o.fromSource, log: this.o.log }, spec, record, () => this.save());
+      const pod = new LocalPod({ stateDir: this.o.stateDir, network: this.o.network, proxy: this.o.proxy, xdsUds: this.xdsUds, envoyBin: this.envoyBin, fromSource: this.o.fromSource, log: this.o.log }, spec, record, () => this.save());
       this.pods.set(k, pod);
       try {
         writeEtcNetns(record.netns, hostsFile(this.o.network, { name: spec.name, namespace: spec.namespace, ip }, this.serviceEntries()), { name: spec.name });

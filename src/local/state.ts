@@ -8,6 +8,7 @@
  *   config/           the pilot's config folder (applied YAML, Services with their VIPs, Pods with their IPs)
  *   mesh.yaml, xds.sock, pilot.log
  *   pods/<ns>_<pod>/  pod.json for the agent, <container>.log, istio-proxy.log, proxy/ (bootstrap)
+ *   bin/              a copy of envoy UID 1337 can run (--proxy envoy, when the one on PATH is closed to it)
  *
  * `cleanupState` removes everything state.json names, whether the runtime is alive or not.
  */
@@ -150,7 +151,7 @@ export async function cleanupState(dir: string): Promise<CleanupReport> {
     if (shQuiet('iptables', ['-D', 'FORWARD', '-i', s.bridge, '-o', s.bridge, '-m', 'comment', '--comment', 'spar', '-j', 'ACCEPT'])) report.rules++;
   }
   for (const f of ['state.json', 'spar.sock', 'xds.sock', 'mesh.yaml']) rmSync(join(dir, f), { force: true });
-  for (const d of ['config', 'pods']) rmSync(join(dir, d), { recursive: true, force: true });
+  for (const d of ['config', 'pods', 'bin']) rmSync(join(dir, d), { recursive: true, force: true });
   // Keep runtime.log and pilot.log for a post-mortem; nothing else.
   if (existsSync(dir) && readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
   return report;
