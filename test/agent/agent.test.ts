@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/common/paths.js';
 import { killNetnsProcesses } from '../../src/local/network.js';
+import { envoyBinaryForProxy } from '../../src/agent/envoy-bin.js';
 import { captureSkipReason, createNetns, netnsExists, type TestNetns } from '../proxy/iptables-netns.js';
 import { startPilot, waitFor, type Pilot } from './helpers.js';
 
@@ -81,7 +82,8 @@ before(async () => {
   ns.spawn(process.execPath, ['-e', appScript]);
   const log = openSync(logPath, 'w');
   agent = spawn('ip', ['netns', 'exec', ns.name, process.execPath, join(repoRoot, 'bin', 'spar.js'), 'agent', '--pod', join(dir, 'pod.yaml'),
-    '--discovery-address', `unix://${pilot.uds}`, '--work-dir', join(dir, 'work'), '--proxy', 'envoy', '--drain-duration', '1s'], {
+    '--discovery-address', `unix://${pilot.uds}`, '--work-dir', join(dir, 'work'), '--proxy', 'envoy', '--drain-duration', '1s',
+    '--envoy-bin', envoyBinaryForProxy(join(dir, 'bin'))], {
     env: { ...process.env, ...(fromSource ? { SPAR_TSX: '1' } : {}) }, stdio: ['ignore', log, log],
   });
 });
