@@ -4,7 +4,8 @@
  * ones reported and skipped, the rest served — and watched with fs.watch; a change re-reads the
  * folder after a quiet period and reports what changed (Istio: the file config store).
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readdirSync, watch, type Dirent, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 import type { Diagnostic } from '../api/diagnostics.js';
 import { validateResource } from '../api/validate.js';
 import { parsePaths } from '../config/parse.js';
@@ -87,30 +88,67 @@ export function diffConfig(before: readonly ConfigResource[], after: readonly Co
 }
 
 /**
- * Watches `dir` (recursively) and calls `onChange` after `quietMs` without further file events.
- * Editors write files in several steps (truncate, write, rename); the quiet period folds them.
+ * Watches `dir` and its subfolders and calls `onChange` after `quietMs` without further file
+ * events. Editors write files in several steps (truncate, write, rename); the quiet period folds
+ * them. Each folder gets its own plain (inotify) watcher: Node 20's `recursive` mode on Linux is
+ * emulated and was seen to miss a file deleted and re-created in quick succession.
  */
 export class DirectoryWatcher {
-  private watcher?: FSWatcher;
+  private readonly watchers = new Map<string, FSWatcher>();
   private timer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(private readonly dir: string, private readonly quietMs: number, private readonly onChange: () => void) {}
 
   start(): void {
-    this.watcher = watch(this.dir, { recursive: true, persistent: false }, () => this.poke());
-    this.watcher.on('error', () => this.poke());
+    this.sync();
+  }
+
+  /** Watches every folder under `dir` not yet watched; forgets those that are gone. */
+  private sync(): void {
+    const seen = new Set<string>();
+    const walk = (d: string) => {
+      seen.add(d);
+      if (!this.watchers.has(d)) {
+        try {
+          const w = watch(d, { persistent: false }, () => this.poke());
+          w.on('error', () => this.poke());
+          this.watchers.set(d, w);
+        } catch {
+          return; // vanished meanwhile
+        }
+      }
+      let entries: Dirent[];
+      try {
+        entries = readdirSync(d, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) if (e.isDirectory()) walk(join(d, e.name));
+    };
+    walk(this.dir);
+    for (const [d, w] of this.watchers) {
+      if (!seen.has(d)) {
+        w.close();
+        this.watchers.delete(d);
+      }
+    }
   }
 
   private poke(): void {
+    if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.sync();
       this.onChange();
     }, this.quietMs);
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    this.watcher?.close();
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
   }
 }

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TypeUrl, SHORT_NAME, type ResourceTypeUrl } from '../../src/xds/resource-types.js';
@@ -85,6 +85,16 @@ test('config changes in quick succession are debounced into one push context and
   assert.ok(!got.includes('CDS') && !got.includes('EDS'), `clusters and endpoints unchanged: ${got.join()}`);
   const rds = proxy.received.slice(received).filter((r) => r.typeUrl === TypeUrl.RouteConfiguration).at(-1)!;
   assert.match(JSON.stringify(rds.resources()), /outbound\|9080\|v3\|reviews\.default\.svc\.cluster\.local/);
+});
+
+test('a file deleted and re-created at once is noticed (regression: Node 20\'s recursive fs.watch on Linux misses it)', async () => {
+  for (const subset of ['v1', 'v2']) {
+    const before = pilot.pushCount;
+    unlinkSync(join(dir, 'vs-reviews.yaml'));
+    writeFileSync(join(dir, 'vs-reviews.yaml'), vs(subset));
+    await until(() => pilot.pushCount > before, 3000);
+    await until(() => proxy.received.some((r) => r.typeUrl === TypeUrl.RouteConfiguration && JSON.stringify(r.resources()).includes(`|${subset}|reviews.`)), 3000);
+  }
 });
 
 test('an EndpointSlice change pushes EDS alone, for that service\'s clusters only', async () => {
