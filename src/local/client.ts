@@ -19,6 +19,8 @@ export function requireRoot(cmd: string, uid: number | undefined = process.getui
 export interface StatusReply {
   pods: PodStatus[];
   services: ServiceRecord[];
+  /** Every applied object (and the built-in ingress gateway's). */
+  resources: Array<{ kind: string; namespace: string; name: string }>;
   ingress?: { host: string; port: number };
   proxy: string;
   startedAt: number;

@@ -428,8 +428,9 @@ export class LocalRuntime {
     }
   }
 
-  status(): { pods: PodStatus[]; services: ServiceRecord[]; ingress?: { host: string; port: number }; proxy: string; startedAt: number; pilotDebugPort: number; pilot: string } {
+  status(): { pods: PodStatus[]; services: ServiceRecord[]; resources: Array<{ kind: string; namespace: string; name: string }>; ingress?: { host: string; port: number }; proxy: string; startedAt: number; pilotDebugPort: number; pilot: string } {
     return {
+      resources: [...this.resources.values()].map((r) => ({ kind: r.kind, namespace: r.namespace, name: r.name })),
       pilot: this.pilotStatus,
       pods: Object.entries(this.state.pods).map(([key, p]) => ({ key, ...p })),
       services: Object.values(this.state.services),

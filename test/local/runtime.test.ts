@@ -94,6 +94,12 @@ test('spar get pods: every pod Running and ready; sidecar pods count two contain
   assert.match(r.stdout, /^istio-system\s+istio-ingressgateway-\S+\s+1\/1\s+Running/m);
   const svc = await spar(['get', 'svc', '-n', 'plain']);
   assert.match(svc.stdout, /^httpbin\s+ClusterIP\s+10\.96\.\d+\.\d+\s+8000\/TCP/m);
+  assert.match((await spar(['get', 'vs'])).stdout, /^httpbin$/m);
+  assert.match((await spar(['get', 'gateways'])).stdout, /^httpbin-gateway$/m);
+  assert.match((await spar(['get', 'deploy', '-n', 'plain'])).stdout, /^httpbin\nsleep$/m);
+  const bad = await spar(['get', 'widgets']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown resource type "widgets"/);
 });
 
 test('without sidecars: a pod reaches another by service name, ns-qualified name and FQDN (DNAT to the pod)', { skip }, async () => {
