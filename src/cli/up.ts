@@ -13,7 +13,7 @@ import { istioDir, repoRoot } from '../common/paths.js';
 import { callApi, serveApi } from '../local/api.js';
 import { readDocs, requireRoot, runtimeStatus, type StatusReply } from '../local/client.js';
 import { LocalRuntime } from '../local/runtime.js';
-import { cleanupState, processAlive, readState, socketPath, stateDirFrom } from '../local/state.js';
+import { cleanupState, DEFAULT_STATE_DIR, processAlive, readState, socketPath, stateDirFrom } from '../local/state.js';
 import type { NetworkConfig } from '../local/network.js';
 
 export interface UpOptions {
@@ -166,18 +166,29 @@ export async function run(o: UpOptions): Promise<void> {
   const ingress = last?.ingress ?? status.ingress;
   out(`\n${notReady.length === 0 ? 'All' : `${(last?.pods.length ?? 0) - notReady.length} of ${last?.pods.length}`} pods ready in ${((Date.now() - t0) / 1000).toFixed(1)} s.\n`);
   const hasBookinfo = last?.pods.some((p) => p.name.startsWith('productpage-'));
-  if (hasBookinfo) out(`\nThe product page:  http://127.0.0.1:${ingress?.port}/productpage\n`);
-  else out(`\nThe ingress gateway:  http://127.0.0.1:${ingress?.port}/\n`);
-  out(`
-Try next:
-  curl -s http://127.0.0.1:${ingress?.port}/productpage | grep -o '<title>.*</title>'
-  spar get pods
-  spar exec ${hasBookinfo ? 'ratings-v1' : '<pod>'} -- curl -s http://productpage:9080/productpage
-  spar apply -f ${join(istioDir, 'samples', 'bookinfo', 'networking', 'destination-rule-all.yaml')}
-  spar apply -f ${join(istioDir, 'samples', 'bookinfo', 'networking', 'virtual-service-reviews-v3.yaml')}
-  spar logs productpage-v1 -c istio-proxy
-  spar proxy-status${last?.pilotDebugPort && last.pilotDebugPort !== 15014 ? ` --pilot http://127.0.0.1:${last.pilotDebugPort}` : ''}
-  spar down
-`);
+  const sd = stateDir === DEFAULT_STATE_DIR ? '' : ` --state-dir ${stateDir}`;
+  const net = join(istioDir, 'samples', 'bookinfo', 'networking');
+  const tries: string[] = [];
+  if (hasBookinfo) {
+    out(`\nThe product page:  http://127.0.0.1:${ingress?.port}/productpage\n`);
+    tries.push(
+      `curl -s http://127.0.0.1:${ingress?.port}/productpage | grep -o '<title>.*</title>'`,
+      `spar get pods${sd}`,
+      `spar exec ratings-v1${sd} -- curl -s http://productpage:9080/productpage`,
+      `spar apply${sd} -f ${join(net, 'destination-rule-all.yaml')}`,
+      `spar apply${sd} -f ${join(net, 'virtual-service-reviews-v3.yaml')}   # every page from reviews v3`,
+      `spar logs productpage-v1 -c istio-proxy${sd}`,
+    );
+  } else {
+    out(`\nThe ingress gateway:  http://127.0.0.1:${ingress?.port}/\n`);
+    const pods = last?.pods.filter((p) => !p.gateway) ?? [];
+    const pod = pods.find((p) => p.labels.app === 'sleep' || p.labels.app === 'curl') ?? pods[0];
+    const svc = last?.services.find((v) => v.namespace !== 'istio-system');
+    tries.push(`spar get pods -A${sd}`);
+    if (pod && svc) tries.push(`spar exec ${pod.name} -n ${pod.namespace}${sd} -- curl -s http://${svc.name}.${svc.namespace}:${svc.ports[0]?.port ?? 80}/`);
+    if (pod) tries.push(`spar logs ${pod.name} -n ${pod.namespace}${sd}`);
+  }
+  tries.push(`spar proxy-status${last?.pilotDebugPort && last.pilotDebugPort !== 15014 ? ` --pilot http://127.0.0.1:${last.pilotDebugPort}` : ''}`, `spar down${sd}`);
+  out(`\nTry next:\n${tries.map((t) => `  ${t}\n`).join('')}`);
   if (notReady.length > 0) throw new UserError(`${notReady.length} pods not ready after ${o.wait} s: ${notReady.map((p) => p.name).join(', ')} (see \`spar logs POD\`)`, 1);
 }
