@@ -22,7 +22,7 @@ import { strings } from '@bufbuild/cel/ext';
 import { create } from '@bufbuild/protobuf';
 import { DurationSchema } from '@bufbuild/protobuf/wkt';
 import { netCelFunctions } from './cel-net.js';
-import { goParseDuration } from './go-duration.js';
+import { goParseDuration } from '../go-duration.js';
 import { goParseRequestURI, goParseURL, hostname, port, type GoURL } from './go-url.js';
 
 const URL_TYPE = mapType(CelScalar.STRING, CelScalar.DYN);

@@ -6,48 +6,14 @@
  *
  * Parsing is exact (BigInt nanoseconds): `3.000000042s` must be told apart from `3s`.
  */
+import { goParseDuration } from '../go-duration.js';
 
-const UNIT_NANOS: Record<string, bigint> = {
-  ns: 1n,
-  us: 1_000n,
-  'µs': 1_000n, // U+00B5 micro sign
-  'μs': 1_000n, // U+03BC Greek mu
-  ms: 1_000_000n,
-  s: 1_000_000_000n,
-  m: 60_000_000_000n,
-  h: 3_600_000_000_000n,
-};
-
-const PART = /^(\d*)(?:\.(\d*))?([a-zµμ]+)/;
 const MS = 1_000_000n;
 
-/** Nanoseconds of a duration string, or undefined when it is not a valid duration. */
+/** Nanoseconds of a duration string (Go's time.ParseDuration), or undefined when it is not valid. */
 export function parseDuration(s: string): bigint | undefined {
-  let rest = s;
-  let sign = 1n;
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    if (rest[0] === '-') sign = -1n;
-    rest = rest.slice(1);
-  }
-  if (rest === '0') return 0n;
-  if (rest === '') return undefined;
-  let total = 0n;
-  while (rest.length > 0) {
-    const m = PART.exec(rest);
-    if (!m) return undefined;
-    const [whole, intPart, frac = '', unit] = m;
-    if (intPart === '' && frac === '') return undefined;
-    const per = UNIT_NANOS[unit];
-    if (per === undefined) return undefined;
-    total += BigInt(intPart || '0') * per;
-    if (frac) {
-      // Go truncates a fraction finer than a nanosecond.
-      const scale = 10n ** BigInt(frac.length);
-      total += (BigInt(frac) * per) / scale;
-    }
-    rest = rest.slice(whole.length);
-  }
-  return sign * total;
+  const r = goParseDuration(s);
+  return 'nanos' in r ? r.nanos : undefined;
 }
 
 /**
