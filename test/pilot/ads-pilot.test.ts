@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { TypeUrl, SHORT_NAME, type ResourceTypeUrl } from '../../src/xds/resource-types.js';
 import { SimulatedProxy, type ReceivedResponse } from '../../src/xds/server/client.js';
 import { Pilot } from '../../src/pilot/pilot.js';
+import { Debouncer } from '../../src/pilot/debounce.js';
+import type { PushRequest } from '../../src/xds/server/generator.js';
 import type { ProxySyncStatus } from '../../src/xds/server/status.js';
 import { run as runProxyStatus } from '../../src/cli/proxy-status.js';
 import { runSpar } from '../helpers/cli.js';
@@ -71,10 +73,7 @@ spec:
 test('config changes in quick succession are debounced into one push context and one push, scoped to routes', async () => {
   const pushesBefore = pilot.pushes.length;
   const received = proxy.received.length;
-  for (const s of ['v1', 'v2', 'v3']) {
-    writeFileSync(join(dir, 'vs-reviews.yaml'), vs(s));
-    await sleep(20);
-  }
+  for (const s of ['v1', 'v2', 'v3']) writeFileSync(join(dir, 'vs-reviews.yaml'), vs(s));
   await until(() => pilot.pushes.length > pushesBefore);
   await sleep(400);
   assert.equal(pilot.pushes.length, pushesBefore + 1, JSON.stringify(pilot.pushes.slice(pushesBefore)));
@@ -181,4 +180,30 @@ test('a NACK shows in metrics and `spar proxy-status` with Envoy\'s error; the n
 
 test('proxy-status explains an unreachable pilot', async () => {
   await assert.rejects(runProxyStatus({ pilot: 'http://127.0.0.1:1', output: 'text' }), /cannot read sync status from http:\/\/127\.0\.0\.1:1\/debug\/syncz/);
+});
+
+test('the debouncer merges requests that come within the quiet period, and flushes by the max wait at the latest', async () => {
+  const flushed: { req: PushRequest; events: number }[] = [];
+  const d = new Debouncer(60, 150, (req, events) => flushed.push({ req, events }));
+  const req = (kind: string, full = true, host?: string): PushRequest => ({ full, kinds: new Set([kind]), edsHosts: host ? new Set([host]) : undefined, start: Date.now(), reason: kind });
+  d.add(req('EndpointSlice', false, 'a'));
+  d.add(req('EndpointSlice', false, 'b'));
+  await sleep(20);
+  d.add(req('VirtualService'));
+  await sleep(150);
+  assert.equal(flushed.length, 1);
+  assert.equal(flushed[0].events, 3);
+  assert.equal(flushed[0].req.full, true);
+  assert.deepEqual([...flushed[0].req.kinds].sort(), ['EndpointSlice', 'VirtualService']);
+  // a steady stream of changes is still pushed once maxMs has passed
+  flushed.length = 0;
+  const t0 = Date.now();
+  while (Date.now() - t0 < 400) {
+    d.add(req('EndpointSlice', false, 'c'));
+    await sleep(30);
+  }
+  d.stop();
+  assert.ok(flushed.length >= 2, `flushed ${flushed.length} times in 400 ms of changes every 30 ms`);
+  assert.deepEqual([...(flushed[0].req.edsHosts ?? [])], ['c']);
+  assert.equal(flushed[0].req.full, false);
 });
