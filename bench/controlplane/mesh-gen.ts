@@ -10,6 +10,7 @@
  * service replaced), and a new service. Each change carries a marker string that appears in the
  * bytes of the xDS resources it produces, so a client can tell it has the new config.
  */
+import type { EnvoyJson } from '../../src/xds/codec.js';
 
 export interface MeshSpec {
   services: number;
@@ -131,7 +132,7 @@ export function meshCounts(spec: MeshSpec): Record<string, number> {
 }
 
 /** The node a simulated sidecar presents: a pod of service `i % N`. */
-export function sidecarNode(p: number, spec: MeshSpec): { id: string; metadata: Record<string, unknown> } {
+export function sidecarNode(p: number, spec: MeshSpec): EnvoyJson {
   const i = p % spec.services;
   const svc = meshService(i, spec);
   const ip = endpointIp(i, p % Math.max(1, spec.endpoints));
