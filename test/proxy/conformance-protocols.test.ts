@@ -21,6 +21,7 @@ const proxies = new Map<ProxyKind, { proxy: Envoy; port: number }>();
 let up: Upstream;
 let ws: Server;
 let wsPort = 0;
+const upgraded = new Set<import('node:stream').Duplex>();
 let grpc: GrpcServer;
 let grpcPort = 0;
 
@@ -61,6 +62,8 @@ before(async () => {
   up = await startUpstream('a');
   ws = createServer((_q, r) => r.end('not upgraded'));
   ws.on('upgrade', (req, socket) => {
+    upgraded.add(socket);
+    socket.on('close', () => upgraded.delete(socket));
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-path: ${req.url}\r\n\r\n`);
     socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
   });
@@ -90,6 +93,7 @@ after(async () => {
   for (const p of proxies.values()) await p.proxy.stop();
   await up.close();
   ws.closeAllConnections();
+  for (const s of upgraded) s.destroy();
   await new Promise<void>((r) => ws.close(() => r()));
   grpc.forceShutdown();
 });

@@ -177,11 +177,18 @@ export class HttpConnectionManager {
     }
   }
 
-  /** Stops keep-alive: idle connections close now, busy ones after their response; GOAWAY on HTTP/2. */
+  /**
+   * Stops keep-alive: busy HTTP/1 connections close after their response (`connection: close`);
+   * idle ones after drain_timeout if still idle (a request may be on its way: closing at once would
+   * lose it); HTTP/2 gets GOAWAY.
+   */
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    for (const s of this.sockets) if ((s[CONN]?.active ?? 0) === 0 && !this.isH2(s)) s.end();
+    const t = setTimeout(() => {
+      for (const s of this.sockets) if ((s[CONN]?.active ?? 0) === 0 && !this.isH2(s)) s.end();
+    }, this.cfg.drainTimeoutMs);
+    t.unref();
     for (const s of this.sessions) s.goaway();
   }
 
