@@ -188,9 +188,9 @@ test('the debouncer merges requests that come within the quiet period, and flush
   const req = (kind: string, full = true, host?: string): PushRequest => ({ full, kinds: new Set([kind]), edsHosts: host ? new Set([host]) : undefined, start: Date.now(), reason: kind });
   d.add(req('EndpointSlice', false, 'a'));
   d.add(req('EndpointSlice', false, 'b'));
-  await sleep(20);
   d.add(req('VirtualService'));
-  await sleep(150);
+  await until(() => flushed.length > 0);
+  await sleep(100);
   assert.equal(flushed.length, 1);
   assert.equal(flushed[0].events, 3);
   assert.equal(flushed[0].req.full, true);

@@ -35,14 +35,19 @@ after(async () => {
 async function start(push = basePush()): Promise<{ server: XdsServer<TestProxy, StaticPush>; addr: string }> {
   const server = new XdsServer<TestProxy, StaticPush>({ generator: staticGenerator });
   server.setPushContext(push);
+  const counts = new Map<string, number>();
+  server.on('push', (e) => counts.set(e.con.nodeId, (counts.get(e.con.nodeId) ?? 0) + 1));
+  sentCounts.set(server, counts);
   const port = await server.listen(0, '127.0.0.1');
   servers.push(server);
+  serverAddr.set(server, `127.0.0.1:${port}`);
   return { server, addr: `127.0.0.1:${port}` };
 }
 
 function connect(addr: string, pod: string, opts: ConstructorParameters<typeof SimulatedProxy>[2] = {}): SimulatedProxy {
   const p = new SimulatedProxy(addr, node(pod), opts);
   proxies.push(p);
+  proxyAddr.set(p, addr);
   return p;
 }
 
@@ -68,7 +73,16 @@ async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   }
 }
 
-const settle = () => new Promise((r) => setTimeout(r, 150));
+const sentCounts = new WeakMap<object, Map<string, number>>();
+const serverAddr = new WeakMap<object, string>();
+const proxyAddr = new Map<SimulatedProxy, string>();
+/** Waits until the push queue is drained and every response the server wrote reached its proxy. */
+async function settle(server: XdsServer<TestProxy, StaticPush>): Promise<void> {
+  await server.pushed();
+  const counts = sentCounts.get(server) ?? new Map<string, number>();
+  const mine = proxies.filter((p) => proxyAddr.get(p) === serverAddr.get(server));
+  await until(() => mine.every((p) => p.received.length >= (counts.get(String(p.node.id)) ?? 0)), 10_000);
+}
 const typesOf = (rs: ReceivedResponse[]) => rs.map((r) => SHORT_NAME[r.typeUrl as ResourceTypeUrl]);
 const names = (r: ReceivedResponse) => r.resources().map((x) => String(x.name ?? x.cluster_name)).sort();
 
@@ -106,18 +120,18 @@ test('pushes are scoped: a route change sends RDS only, an unchanged type nothin
   const push = basePush();
   push[TypeUrl.RouteConfiguration] = [routeConfig('9080', [{ name: 'reviews', domains: ['reviews', 'reviews.default'], cluster: REVIEWS }])];
   server.pushAll(push, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'test' });
-  await settle();
+  await settle(server);
   assert.deepEqual(typesOf(p.received.slice(before)), ['RDS']);
 
   before = p.received.length;
   server.pushAll(push, { full: true, kinds: new Set(['DestinationRule']), start: Date.now(), reason: 'no-op' });
-  await settle();
+  await settle(server);
   assert.deepEqual(typesOf(p.received.slice(before)), [], 'clusters did not change: nothing sent');
 
   before = p.received.length;
   const push2 = { ...push, [TypeUrl.ClusterLoadAssignment]: [endpoints(REVIEWS, [['10.88.0.5', 9080], ['10.88.0.6', 9080]]), endpoints(RATINGS, [['10.88.0.7', 9080]])] };
   server.pushAll(push2, { full: false, kinds: new Set(['EndpointSlice']), edsHosts: new Set(['reviews.default.svc.cluster.local']), start: Date.now(), reason: 'endpoints' });
-  await settle();
+  await settle(server);
   const got = p.received.slice(before);
   assert.deepEqual(typesOf(got), ['EDS']);
   assert.deepEqual(got[0].resources().map((r) => r.cluster_name), [REVIEWS]);
@@ -132,7 +146,7 @@ test('a cluster change re-sends endpoints, in CDS-then-EDS order', async () => {
   const push = basePush();
   push[TypeUrl.Cluster] = [{ ...edsCluster(REVIEWS), connect_timeout: '2s' }, edsCluster(RATINGS)];
   server.pushAll(push, { full: true, kinds: new Set(['DestinationRule']), start: Date.now(), reason: 'dr' });
-  await settle();
+  await settle(server);
   assert.deepEqual(typesOf(p.received.slice(before)), ['CDS', 'EDS']);
 });
 
@@ -160,7 +174,7 @@ test('a resource Envoy would reject is dropped before the push; the proxy keeps 
   push[TypeUrl.RouteConfiguration] = [routeConfig('9080', [{ name: 'a', domains: ['x'], cluster: REVIEWS }, { name: 'b', domains: ['x'], cluster: RATINGS }])];
   const before = p.received.length;
   server.pushAll(push, { full: true, kinds: new Set(), start: Date.now(), reason: 'bad' });
-  await settle();
+  await settle(server);
   assert.deepEqual(drops.sort(), ['0.0.0.0_9080', '9080', 'outbound|1||typo']);
   const got = p.received.slice(before);
   const lds = got.find((r) => r.typeUrl === TypeUrl.Listener)!;
@@ -187,7 +201,7 @@ test('a NACK is recorded with Envoy\'s error, shows as NACKED, is not answered w
   server.pushAll(push, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'vs' });
   await until(() => nacks.length === 1);
   const before = p.received.length;
-  await settle();
+  await settle(server);
   assert.equal(p.received.length, before, 'no re-push after a NACK');
   const st = syncStatus(server)[0];
   assert.equal(st.types.RDS.status, 'NACKED');
@@ -208,7 +222,7 @@ test('delta: wildcard CDS, named EDS; later pushes carry only what changed and n
   const push = basePush();
   push[TypeUrl.Cluster] = [{ ...edsCluster(REVIEWS), connect_timeout: '3s' }];
   server.pushAll(push, { full: true, kinds: new Set(['DestinationRule']), start: Date.now(), reason: 'dr' });
-  await settle();
+  await settle(server);
   const got = p.received.slice(before);
   assert.deepEqual(typesOf(got), ['CDS', 'EDS']);
   assert.deepEqual(got[0].raw.map((r) => r.name), [REVIEWS]);
@@ -240,7 +254,7 @@ test('pushes that arrive while proxies are still queued merge: each proxy gets o
   server.pushAll(a, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'a' });
   server.pushAll(b, { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'b' });
   await server.pushed();
-  await settle();
+  await settle(server);
   ps.forEach((p, i) => {
     const got = p.received.slice(before[i]);
     assert.deepEqual(typesOf(got), ['RDS']);

@@ -71,7 +71,7 @@ for (const delta of [false, true]) {
 
     // a route config with a duplicate domain: Envoy would reject it; it is dropped before the push
     server.pushAll(push(portB, { [TypeUrl.RouteConfiguration]: [routeConfig('backend', [{ name: 'x', domains: ['backend'], cluster: CLUSTER }, { name: 'y', domains: ['backend'], cluster: CLUSTER }])] }), { full: true, kinds: new Set(['VirtualService']), start: Date.now(), reason: 'dup domains' });
-    await new Promise((r) => setTimeout(r, 300));
+    await server.pushed();
     assert.ok([...server.dropped.values()].some((d) => d.name === 'backend' && /duplicate entry of domain backend/.test(d.error)));
     assert.equal(await envoy.rejectedUpdates(), 0);
     assert.equal((await get(listenPort)).body, 'b');
