@@ -4,7 +4,11 @@
 // otherwise. --smoke is the few-second version test/bench/smoke.test.ts runs to keep this working.
 // Options after the profile go to the data-plane harness (see bench/dataplane/run.mjs), e.g.
 //   node bench/run.mjs --quick --protocols http1 --topologies direct,envoy-2
-// --only cli|dataplane runs one of the two.
+// --only cli|dataplane|controlplane runs one of them. The control-plane scale bench
+// (bench/controlplane/scale.ts, through tsx) runs in --quick and --full; --smoke leaves it to
+// its own smoke test (test/bench/controlplane-smoke.test.ts) unless --only controlplane.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runStartup } from './cli/startup.mjs';
 import { parseDataplaneArgs, runDataplane } from './dataplane/run.mjs';
@@ -22,6 +26,12 @@ try {
   if (!values.only || values.only === 'dataplane') {
     const { files, headlineMd } = await runDataplane(dp);
     process.stdout.write(`${headlineMd}\n\n${files.join('\n')}\n`);
+  }
+  if (values.only === 'controlplane' || (!values.only && dp.profile !== 'smoke')) {
+    process.stderr.write('[bench] control plane scale\n');
+    const scale = fileURLToPath(new URL('./controlplane/scale.ts', import.meta.url));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', scale, '--profile', dp.profile, ...(dp.out ? ['--out', dp.out] : [])], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error(`control-plane bench exited ${r.status ?? r.signal}`);
   }
   process.stderr.write(`[bench] done in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   process.exit(0);

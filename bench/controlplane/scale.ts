@@ -38,8 +38,9 @@ import { repoRoot } from '../../src/common/paths.js';
 import { parseText } from '../../src/config/parse.js';
 import { withSyntheticAddresses } from '../../src/registry/kube/synthetic.js';
 import { buildPushContext, defaultMeshConfig, generate, proxyFromNode } from '../../src/xds/gen/index.js';
+import { decodeResource, type EnvoyJson } from '../../src/xds/codec.js';
 import { TypeUrl } from '../../src/xds/resource-types.js';
-import { SimulatedProxy, type ReceivedResponse } from '../../src/xds/server/client.js';
+import { routeNames, SimulatedProxy, type ReceivedResponse } from '../../src/xds/server/client.js';
 import { endpointIp, hasVirtualService, meshCounts, meshFiles, meshService, serviceFile, sidecarNode, type MeshSpec } from './mesh-gen.js';
 
 export type Profile = 'smoke' | 'quick' | 'full';
@@ -65,22 +66,22 @@ export interface ScaleOptions {
 /** The cells each profile runs. */
 export const PROFILES: Record<Profile, { cells: Cell[]; repeats: number }> = {
   smoke: { cells: [{ services: 20, endpoints: 2, proxies: 5 }], repeats: 1 },
-  quick: { cells: [{ services: 100, endpoints: 5, proxies: 50 }, { services: 1000, endpoints: 5, proxies: 100 }], repeats: 3 },
+  quick: { cells: [{ services: 100, endpoints: 5, proxies: 25 }, { services: 500, endpoints: 5, proxies: 10 }], repeats: 3 },
+  // Growth with N at P = 10 and with P at N = 100, in an order that gives the widest spread first
+  // (the results files are rewritten after every cell, so a run cut short still reports what it did).
   full: {
     cells: [
-      // Growth with N at P = 100.
-      { services: 100, endpoints: 5, proxies: 100 },
-      { services: 500, endpoints: 5, proxies: 100 },
-      { services: 1000, endpoints: 5, proxies: 100 },
-      { services: 2000, endpoints: 5, proxies: 100 },
-      { services: 5000, endpoints: 5, proxies: 100 },
-      // Growth with P at N = 500.
+      { services: 100, endpoints: 5, proxies: 10 },
+      { services: 1000, endpoints: 5, proxies: 10 },
+      { services: 100, endpoints: 5, proxies: 500 },
+      { services: 2000, endpoints: 5, proxies: 10 },
+      { services: 100, endpoints: 5, proxies: 1000 },
+      { services: 5000, endpoints: 5, proxies: 10 },
+      { services: 100, endpoints: 5, proxies: 2000 },
       { services: 500, endpoints: 5, proxies: 10 },
-      { services: 500, endpoints: 5, proxies: 500 },
-      { services: 500, endpoints: 5, proxies: 1000 },
-      { services: 500, endpoints: 5, proxies: 2000 },
+      { services: 100, endpoints: 5, proxies: 100 },
     ],
-    repeats: 5,
+    repeats: 3,
   },
 };
 
@@ -162,9 +163,9 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Loaded into the pilot process: answers 'sample' over IPC with its CPU and memory. */
+/** Loaded into the pilot process: answers 'sample' over IPC with its CPU and memory; exits with the bench. */
 const PROBE = `data:text/javascript,${encodeURIComponent(
-  "process.on('message', (m) => { if (m === 'sample' && process.send) process.send({ cpu: process.cpuUsage(), mem: process.memoryUsage() }); });",
+  "process.on('message', (m) => { if (m === 'sample' && process.send) process.send({ cpu: process.cpuUsage(), mem: process.memoryUsage() }); }); process.on('disconnect', () => process.exit(0));",
 )}`;
 
 interface Sample {
@@ -265,6 +266,35 @@ interface Expectation {
   got: Map<number, number>;
 }
 
+/**
+ * Envoy's follow-up subscriptions (EDS for its EDS clusters, RDS for the routes its listeners
+ * name), as SimulatedProxy's `follow` does, but decoding each distinct resource once for all the
+ * simulated proxies: most proxies receive byte-identical clusters and listeners, and decoding
+ * them P times would make the one client process, not the pilot, the bottleneck.
+ */
+class FollowCache {
+  private readonly names = new Map<string, string[]>();
+
+  wanted(r: ReceivedResponse): { type: string; names: string[] } | undefined {
+    if (r.typeUrl !== TypeUrl.Cluster && r.typeUrl !== TypeUrl.Listener) return undefined;
+    const out: string[] = [];
+    for (const x of r.raw) {
+      const key = `${r.typeUrl}\0${Buffer.from(x.value.buffer, x.value.byteOffset, x.value.byteLength).toString('latin1')}`;
+      let got = this.names.get(key);
+      if (!got) {
+        const j = decodeResource(x);
+        if (r.typeUrl === TypeUrl.Cluster) {
+          const sn = (j.eds_cluster_config as EnvoyJson | undefined)?.service_name;
+          got = j.type === 'EDS' ? [typeof sn === 'string' && sn ? sn : String(j.name)] : [];
+        } else got = routeNames([j]);
+        this.names.set(key, got);
+      }
+      out.push(...got);
+    }
+    return { type: r.typeUrl === TypeUrl.Cluster ? TypeUrl.ClusterLoadAssignment : TypeUrl.RouteConfiguration, names: out };
+  }
+}
+
 const holds = (r: ReceivedResponse, marker: Buffer) => r.raw.some((x) => Buffer.from(x.value.buffer, x.value.byteOffset, x.value.byteLength).includes(marker));
 
 /** Generation for one sidecar in this process (what the pilot does per proxy), cold and warm. */
@@ -324,14 +354,21 @@ export async function runCell(cell: Cell, repeats: number, opts: { timeoutMs?: n
     const have: Set<string>[] = [];
     let complete = 0;
     let expect: Expectation | undefined;
+    const follow = new FollowCache();
     const tc = Date.now();
     for (let p = 0; p < cell.proxies; p++) {
-      const sp = new SimulatedProxy(`127.0.0.1:${xdsPort}`, sidecarNode(p, spec));
+      const sp = new SimulatedProxy(`127.0.0.1:${xdsPort}`, sidecarNode(p, spec), { follow: false });
       sp.on('error', () => {});
       const seen = new Set<string>();
       have.push(seen);
       sp.on('response', (r: ReceivedResponse) => {
         sp.received.length = 0; // the bench keeps no history; SotW state lives in `held`
+        const want = follow.wanted(r);
+        if (want) {
+          const have = sp.names.get(want.type);
+          const added = [...new Set(want.names)].filter((n) => !have?.has(n));
+          if (added.length) sp.subscribe(want.type, added);
+        }
         if (seen.size < 4) {
           seen.add(r.typeUrl);
           if (seen.size === 4) complete++;
@@ -472,7 +509,8 @@ export function markdown(res: { profile: string; startedAt: string; machine: Rec
   out.push(`P simulated sidecars on real gRPC ADS streams (SotW, in one client process) that ACK every response. Each change made ${res.repeats}× ; "ACK p50 / p99": ms from the file write to each proxy ACKing the change, quantiles across proxies, median over repeats (includes the 50 ms file-watch quiet period and the 100 ms debounce).`, '');
   out.push('| N svc | E | P | change | ACK p50 ms | ACK p99 ms | pushes | MB sent | pilot CPU ms | push ctx ms | send ms (per proxy) |');
   out.push('| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const c of res.cells) {
+  const cells = [...res.cells].sort((a, b) => a.proxies - b.proxies || a.services - b.services);
+  for (const c of cells) {
     if (c.error && !c.changes.length) {
       out.push(`| ${c.services} | ${c.endpoints} | ${c.proxies} | failed: ${c.error.replace(/\|/g, '/').slice(0, 120)} | | | | | | | |`);
       continue;
@@ -484,7 +522,7 @@ export function markdown(res: { profile: string; startedAt: string; machine: Rec
   out.push('', 'Per cell: pilot memory and start-up, first full config to every proxy, generation for one proxy (in the bench process, same generators: CDS+EDS+LDS+RDS).', '');
   out.push('| N svc | E | P | pilot start s | all P converged s | initial MB sent (per proxy KB) | RSS idle / end / peak MB | heap idle / end MB | push ctx ms | gen per proxy cold / warm ms | clusters / listeners / routes |');
   out.push('| ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: | --- | --- |');
-  for (const c of res.cells) {
+  for (const c of cells) {
     const p = c.pilot;
     out.push(`| ${fmt(c.services, 0)} | ${c.endpoints} | ${fmt(c.proxies, 0)} | ${fmt(p.startMs / 1000)} | ${fmt(p.initialConvergeMs / 1000, 2)} | ${fmt(p.initialBytes / MB, 1)} (${fmt(p.initialBytes / 1024 / c.proxies, 0)}) | ${fmt(p.rssIdleMb, 0)} / ${fmt(p.rssEndMb, 0)} / ${fmt(p.rssPeakMb, 0)} | ${fmt(p.heapIdleMb, 0)} / ${fmt(p.heapEndMb, 0)} | ${fmt(c.gen.pushContextMs)} | ${fmt(c.gen.perProxyColdMs)} / ${fmt(c.gen.perProxyWarmMs)} | ${c.gen.resources.CDS ?? '–'} / ${c.gen.resources.LDS ?? '–'} / ${c.gen.resources.RDS ?? '–'} |`);
   }
@@ -501,22 +539,27 @@ export async function runScale(opts: ScaleOptions): Promise<{ files: string[]; m
   const started = new Date();
   const loadBefore = loadavg().map((x) => round(x, 2)!);
   const results: CellResult[] = [];
-  for (const cell of cells) {
-    log(`[controlplane] N=${cell.services} services × E=${cell.endpoints} endpoints, P=${cell.proxies} proxies`);
-    results.push(await runCell(cell, repeats, { timeoutMs: opts.timeoutMs ?? (opts.profile === 'full' ? 180_000 : 60_000), log }));
-  }
   const stamp = started.toISOString().slice(0, 19).replace(/[T:]/g, '-');
-  const res = {
-    profile: opts.profile, startedAt: started.toISOString(), machine: machine(), loadBefore, loadAfter: loadavg().map((x) => round(x, 2)!),
-    durationS: Math.round((Date.now() - started.getTime()) / 1000), repeats, cells: results,
-    note: 'Numbers from a shared machine unless the load averages say otherwise.',
-  };
-  const md = markdown(res);
   const out = resolve(opts.out ?? join(repoRoot, 'bench', 'results', 'tmp'));
   mkdirSync(out, { recursive: true });
   const base = join(out, `controlplane-${opts.profile}-${stamp}`);
-  writeFileSync(`${base}.json`, JSON.stringify(res, null, 2) + '\n');
-  writeFileSync(`${base}.md`, md);
+  const write = (done: boolean) => {
+    const res = {
+      profile: opts.profile, startedAt: started.toISOString(), machine: machine(), loadBefore, loadAfter: loadavg().map((x) => round(x, 2)!),
+      durationS: Math.round((Date.now() - started.getTime()) / 1000), repeats, complete: done, cellsPlanned: cells.length, cells: results,
+      note: `${done ? '' : `Partial: ${results.length} of ${cells.length} cells so far. `}Numbers from a shared machine unless the load averages say otherwise.`,
+    };
+    const md = markdown(res);
+    writeFileSync(`${base}.json`, JSON.stringify(res, null, 2) + '\n');
+    writeFileSync(`${base}.md`, md);
+    return { md, res };
+  };
+  for (const cell of cells) {
+    log(`[controlplane] N=${cell.services} services × E=${cell.endpoints} endpoints, P=${cell.proxies} proxies`);
+    results.push(await runCell(cell, repeats, { timeoutMs: opts.timeoutMs ?? (opts.profile === 'full' ? 300_000 : 60_000), log }));
+    write(false);
+  }
+  const { md, res } = write(true);
   return { files: [`${base}.json`, `${base}.md`], markdown: md, json: res };
 }
 
