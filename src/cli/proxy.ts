@@ -47,8 +47,10 @@ export async function run(opts: ProxyCliOptions): Promise<void> {
       // Compile everything without binding.
       const { ConfigErrors } = await import('../proxy/config/fields.js');
       const errs = new ConfigErrors();
-      proxy.clusters.compile(proxy.bootstrap.staticClusters, errs);
+      const clusters = proxy.clusters.compile(proxy.bootstrap.staticClusters, errs);
+      if (errs.ok) proxy.clusters.apply(clusters, true); // inline routes are validated against them
       proxy.listeners.compile(proxy.bootstrap.staticListeners, errs);
+      proxy.clusters.close();
       if (!errs.ok) throw new ConfigError(errs.list);
       process.stdout.write(`configuration '${opts.configPath ?? '--config-yaml'}' OK\n`);
       return;

@@ -66,6 +66,9 @@ export class ProxyServer {
     this.listeners.originalDst = await loadOriginalDst();
     const errs = new ConfigErrors();
     const clusters = this.clusters.compile(this.bootstrap.staticClusters.map((c) => ({ '@type': TypeUrl.Cluster, ...c })), errs);
+    if (!errs.ok) throw new ConfigError(errs.list);
+    // Clusters first: inline route configs are validated against them (validate_clusters).
+    this.clusters.apply(clusters, true);
     const listeners = this.listeners.compile(this.bootstrap.staticListeners.map((l) => ({ ...l })), errs);
     if (!errs.ok) throw new ConfigError(errs.list);
     // Static route configs (inline) appear in /config_dump as static routes.
@@ -75,7 +78,6 @@ export class ProxyServer {
         if (tc?.routeTable) this.routeMeta.set(`static:${l.name}:${c.name}:${this.routeMeta.size}`, { table: tc.routeTable, version: '', lastUpdated: new Date(), isStatic: true });
       }
     }
-    this.clusters.apply(clusters, true);
     if (this.bootstrap.admin) {
       this.admin = new AdminServer(this);
       await this.admin.listen(this.bootstrap.admin.ip, this.bootstrap.admin.port);

@@ -60,6 +60,7 @@ const REJECTED: [string, 'cluster' | 'listener' | 'route' | 'bootstrap', unknown
   ['duplicate domain', 'route', { name: 'r', virtual_hosts: [{ name: 'a', domains: ['x'], routes: [] }, { name: 'b', domains: ['x'], routes: [] }] }, /only unique values for domains are permitted: "x"/],
   ['unknown retry_on', 'route', routes({ route: { cluster: 'c', retry_policy: { retry_on: '5xx,bogus' } } }), /unknown retry condition "bogus"/],
   ['runtime key', 'bootstrap', { layered_runtime: { layers: [{ name: 'l', static_layer: { 'some.key': 1 } }] } }, /static_layer\.some\.key: runtime key not supported by spar proxy/],
+  ['inline route to an unknown cluster (validate_clusters defaults to true inline)', 'listener', listener({ route_config: routes({ route: { cluster: 'nope' } }) }), /route: unknown cluster 'nope'/],
   ['stats sinks', 'bootstrap', { stats_sinks: [{ name: 'x' }] }, /Bootstrap\.stats_sinks: stats sinks are not supported/],
 ];
 

@@ -83,7 +83,7 @@ function readChain(f: Fields, errs: ConfigErrors, env: ListenerEnv, direction: s
       return;
     }
     if (t === HCM_TYPE) {
-      const cfg = compileHcm(tc!, errs, { stats: env.stats, direction, nodeMetadata: env.nodeMetadata });
+      const cfg = compileHcm(tc!, errs, { stats: env.stats, direction, nodeMetadata: env.nodeMetadata, clusterExists: (n) => env.clusters.get(n) !== undefined });
       if (cfg.rdsName !== undefined) rds.push(cfg.rdsName);
       handler = new LazyHcm(cfg, env);
     } else if (t === TCP_PROXY_TYPE) {

@@ -88,6 +88,18 @@ export class RouteTable {
   private wildcard: VirtualHost | undefined;
   readonly vhosts: VirtualHost[] = [];
   ignorePort = false;
+  validateClusters = false;
+
+  /** Every cluster a route names (cluster and weighted_clusters; cluster_header is dynamic). */
+  clusterNames(): Set<string> {
+    const out = new Set<string>();
+    for (const vh of this.vhosts) for (const r of vh.routes) {
+      if (r.action.kind !== 'route') continue;
+      if (r.action.cluster) out.add(r.action.cluster);
+      for (const w of r.action.weighted?.clusters ?? []) out.add(w.name);
+    }
+    return out;
+  }
   /** Headers stripped from requests that come from outside (internal_only_headers). */
   internalOnly: string[] = [];
 
@@ -302,7 +314,7 @@ function perFilterConfig(f: Fields, inherited?: Map<string, unknown>): Map<strin
 }
 
 /** Compiles a RouteConfiguration (from RDS or inline route_config). */
-export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = ''): RouteTable {
+export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '', inline = false): RouteTable {
   const name = typeof json.name === 'string' ? json.name : '';
   const f = new Fields(json, path || `RouteConfiguration ${JSON.stringify(name)}`, errs);
   f.ignore('name');
@@ -312,7 +324,8 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
   const mostSpecificWins = f.bool('most_specific_header_mutations_wins');
   table.internalOnly = f.strList('internal_only_headers').map((h) => h.toLowerCase());
   table.ignorePort = f.bool('ignore_port_in_host_matching');
-  f.bool('validate_clusters');
+  // validate_clusters: Envoy's default is true for inline route configs, false for RDS.
+  table.validateClusters = f.has('validate_clusters') ? f.bool('validate_clusters') : inline;
   f.num('max_direct_response_body_size_bytes', 4096);
   f.unsupported('vhds', 'VHDS is not supported by spar proxy');
   f.unsupported('cluster_specifier_plugins');

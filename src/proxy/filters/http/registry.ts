@@ -29,6 +29,8 @@ export interface FilterContext {
   /** The listener direction (Istio's reporter label): INBOUND / OUTBOUND / UNSPECIFIED. */
   direction: string;
   nodeMetadata: Record<string, unknown>;
+  /** Whether a cluster exists now (validate_clusters of inline route configs). */
+  clusterExists?: (name: string) => boolean;
 }
 
 export type HttpFilterFactory = (config: Fields, ctx: FilterContext) => HttpFilter;
