@@ -5,9 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { stringify } from 'yaml';
 import { render } from '../../src/analyze/messages.js';
 import { hostMatches, labelSelectorMatches, namesForNamespace, selectorString, serviceNameOfHost, toFqdn } from '../../src/analyze/hosts.js';
 import { portProtocolKnown } from '../../src/analyze/analyzers/workloads.js';
+import { unreachableRules } from '../../src/analyze/analyzers/vsrules.js';
 import { analyze, sortDedupe } from '../../src/analyze/index.js';
 import { register } from '../../src/analyze/analyzer.js';
 import { parseText } from '../../src/config/parse.js';
@@ -83,4 +85,27 @@ test('an analyzer that throws becomes IST0001, and the others still report', () 
     'IST0001 Internal error: analyzer test.Throws: boom',
     "IST0118 Port name web (port: 80, targetPort: 0) doesn't follow the naming convention of Istio port.",
   ]);
+});
+
+test('IST0130/IST0131 are the webhook analysis: Go-style match equality, each message on its own rule', () => {
+  const vs = (http: unknown[]) => parseText('vs.yaml', stringify({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'vs', namespace: 'default' }, spec: { hosts: ['a'], http },
+  })).resources[0];
+  const route = [{ destination: { host: 'a' } }];
+  const rows: [string, unknown[], string[]][] = [
+    // an empty header match means "header present": not the same match as no headers
+    ['header present', [{ match: [{ uri: { prefix: '/a' }, headers: { 'x-canary': {} } }], route }, { match: [{ uri: { prefix: '/a' } }], route }], []],
+    // an empty list is left out of Go's JSON: the same match as no gateways
+    ['empty gateways', [{ match: [{ uri: { exact: '/a' }, gateways: [] }], route }, { match: [{ uri: { exact: '/a' } }], route }], [
+      'spec.http[1] IST0131 VirtualService rule #1 match #0 is not used (duplicate/overlapping match in rule #0).',
+      'spec.http[1] IST0130 VirtualService rule #1 not used (all matches used by prior rules).',
+    ]],
+    // rules may share a name: the overlap is reported on the rule it is in
+    ['same names', [
+      { name: 'r', match: [{ uri: { exact: '/x' } }], route }, { name: 'r', match: [{ uri: { prefix: '/a' } }], route }, { name: 'r', match: [{ uri: { prefix: '/ab' } }], route },
+    ], ['spec.http[2] IST0131 VirtualService rule "r" match #0 of prefix /ab is not used (duplicate/overlapping match in rule #0 of prefix /a on "r").']],
+  ];
+  for (const [what, http, want] of rows) {
+    assert.deepEqual(unreachableRules(vs(http)).map((d) => `${d.path} ${d.code} ${d.message}`), want, what);
+  }
 });

@@ -113,6 +113,12 @@ export const NETWORKING_ROWS: Row[] = [
   vs('V41d', { http: [{ route: [dest('foo.baz')] }, { route: [dest('foo.baz')] }] }, 'WARN', 'virtualService rule #1 not used (only the last rule can have no matches)'),
   vs('V41e', { http: [{ name: 'a', match: [{ uri: { exact: '/a' } }], route: [dest('foo.baz')] }, { name: 'b', match: [{ name: 'm', uri: { exact: '/a' } }], route: [dest('foo.baz')] }] }, 'WARN',
     'virtualService rule "b" match "m" is not used (duplicate/overlapping match in rule "a")'),
+  // Istio compares matches by Go's encoding/json: an empty header match (header present) counts, an empty list does not.
+  vs('V41f', { http: [{ match: [{ uri: { prefix: '/a' }, headers: { 'x-canary': {} } }], route: [dest('foo.baz')] }, { match: [{ uri: { prefix: '/a' } }], route: [dest('foo.baz')] }] }, 'CLEAN'),
+  vs('V41g', { http: [{ match: [{ uri: { exact: '/a' }, gateways: [] }], route: [dest('foo.baz')] }, { match: [{ uri: { exact: '/a' } }], route: [dest('foo.baz')] }] }, 'WARN',
+    'virtualService rule #1 match #0 is not used (duplicate/overlapping match in rule #0)', { path: 'spec.http[1].match[0]' }),
+  vs('V41h', { http: [{ name: 'say "a"', match: [{ uri: { exact: '/a' } }], route: [dest('foo.baz')] }, { match: [{ uri: { exact: '/a' } }], route: [dest('foo.baz')] }] }, 'WARN',
+    'virtualService rule #1 match #0 is not used (duplicate/overlapping match in rule "say \\"a\\"")'),
   vs('V42', { tcp: [{ match: [{ port: 999 }] }] }, 'REJECT', 'TCP route is required', { path: 'spec.tcp[0].route' }),
   vs('V43', { tls: [{ match: [{ sniHosts: ['foo.bar'] }] }] }, 'REJECT', 'TLS route is required'),
   vs('V44', { tls: [{ match: [{ sniHosts: ['1.1.1.1'] }], route: [dest('foo.baz')] }] }, 'WARN', 'using an IP address ("1.1.1.1") goes against SNI spec and most clients do not support this'),

@@ -14,7 +14,7 @@ import { validateHTTPRoute, validateRouteDestinations } from './httproute.js';
 import { validateLabels } from './labels.js';
 import { validatePort } from './ports.js';
 import { at, entries, isObj, key as mapKey, list, num, str, type Obj, type Report } from './report.js';
-import { analyzeUnreachableRules } from './vsanalysis.js';
+import { findingParams, unreachableRuleFindings } from './vsanalysis.js';
 
 const ROUTE_SEMANTICS = 'internal.istio.io/route-semantics';
 const MESH = 'mesh';
@@ -91,7 +91,20 @@ export function validateVirtualService(rep: Report, r: ConfigResource): void {
     if (isObj(route)) validateTCPRoute(rep, at('spec.tcp', i), route, gatewaySemantics);
   });
   validateExportTo(rep, 'spec.exportTo', r.namespace, spec.exportTo, false, false);
-  analyzeUnreachableRules(rep, spec);
+  warnUnreachableRules(rep, spec);
+}
+
+/** The unreachable-rule analysis (vsanalysis.ts) in the webhook's words. */
+function warnUnreachableRules(rep: Report, spec: Obj): void {
+  for (const f of unreachableRuleFindings(spec)) {
+    const p = findingParams(f);
+    if (f.finding === 'unreachable') {
+      rep.warn(f.path, `virtualService rule ${p[0]} not used (${p[1]})`, { code: 'IST0130', codeName: 'VirtualServiceUnreachableRule' });
+    } else {
+      rep.warn(f.path, `virtualService rule ${p[0]} match ${p[1]} is not used (duplicate/overlapping match in rule ${p[2]})`,
+        { code: 'IST0131', codeName: 'VirtualServiceIneffectiveMatch' });
+    }
+  }
 }
 
 function isSniHost(tls: unknown[]): boolean {
