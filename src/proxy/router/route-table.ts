@@ -216,6 +216,7 @@ function readRouteAction(f: Fields, errs: ConfigErrors): RouteAction {
   if (f.obj.append_x_forwarded_host) f.error('append_x_forwarded_host', 'not supported by spar proxy yet');
   a.timeoutMs = f.durationMs('timeout', 15000);
   a.idleTimeoutMs = f.durationMs('idle_timeout', 0);
+  if (a.idleTimeoutMs > 0) f.error('idle_timeout', 'per-route stream idle timeouts are not supported by spar proxy yet');
   if (f.has('retry_policy')) a.retry = compileRetryPolicy(f.obj_('retry_policy'));
   const hp = f.list('hash_policy');
   if (hp.length) a.hash = compileHashPolicies(hp);

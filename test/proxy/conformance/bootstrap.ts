@@ -175,7 +175,7 @@ export function conformanceBootstrap(p: Ports, logPath: string): Json {
   };
   const edgeRoutes: Json = {
     name: 'edge',
-    virtual_hosts: [{ name: 'edge', domains: ['*'], routes: [r('edge-direct', { prefix: '/direct' }, { direct_response: { status: 200, body: { inline_string: 'edge' } } }), r('edge', { prefix: '/' }, to('a'))] }],
+    virtual_hosts: [{ name: 'edge', domains: ['*'], routes: [r('edge-direct', { prefix: '/direct' }, { direct_response: { status: 200, body: { inline_string: 'edge' } } }), r('edge-slow', { prefix: '/slow' }, to('a', { timeout: '0s', prefix_rewrite: '/delay/1500' })), r('edge', { prefix: '/' }, to('a'))] }],
   };
   return {
     node: { id: 'conformance', cluster: 'conformance' },
@@ -184,7 +184,7 @@ export function conformanceBootstrap(p: Ports, logPath: string): Json {
       listeners: [
         listener('main', p.main, { route_config: routeConfig, access_log: accessLog(logPath) }),
         listener('edge', p.edge, { route_config: edgeRoutes, use_remote_address: true, server_name: 'spar-edge', always_set_request_id_in_response: true, access_log: accessLog(logPath) }),
-        listener('small', p.small, { route_config: edgeRoutes, max_request_headers_kb: 8, access_log: accessLog(logPath) }),
+        listener('small', p.small, { route_config: edgeRoutes, max_request_headers_kb: 8, stream_idle_timeout: '0.4s', access_log: accessLog(logPath) }),
         {
           name: 'tcp',
           address: { socket_address: { address: '127.0.0.1', port_value: p.tcp } },

@@ -73,6 +73,7 @@ export function cases(): Case[] {
   add({ listener: 'edge', host: 'edge.test', path: '/header/server/up' }, 'edge server overwritten');
   add({ listener: 'small', host: 'small.test', path: '/', headers: { 'x-big': 'x'.repeat(4000) } }, 'small 4 KB header');
   add({ listener: 'small', host: 'small.test', path: '/', headers: { 'x-big': 'x'.repeat(9000) } }, 'small 9 KB header');
+  add({ listener: 'small', host: 'small.test', path: '/slow' }, 'stream idle timeout');
   add({ listener: 'main', host: 'any.test', path: '/', headers: { 'x-big': 'x'.repeat(50_000) } }, 'main 50 KB header');
   add({ listener: 'main', host: 'any.test', path: '/', headers: { 'x-big': 'x'.repeat(70_000) } }, 'main 70 KB header');
   add({ listener: 'tcp', path: '/tcp-path', host: 'tcp.test' }, 'tcp_proxy HTTP');

@@ -53,6 +53,21 @@ export class HttpConnectionManager {
         else socket.destroy();
       });
       h1.on('request', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, req.socket as TaggedSocket));
+      if (cfg.streamIdleTimeoutMs > 0) {
+        // stream_idle_timeout (default 5 min): a request with no activity that long gets Envoy's
+        // "stream timeout" (flag SI), or a reset once its response has started. Connections
+        // with no request in flight are left to idle_timeout.
+        h1.setTimeout(cfg.streamIdleTimeoutMs, (socket: Socket) => {
+          const st = (socket as TaggedSocket)[CONN];
+          if (!st || st.active === 0) return;
+          for (const s of st.streams ?? []) {
+            s.si.setFlag('SI');
+            s.onReset?.();
+            // 504 once the whole request was received (waiting on the upstream), 408 before — as Envoy.
+            s.localReply({ status: s.req.complete ? 504 : 408, body: 'stream timeout', details: 'stream_idle_timeout' }, true, undefined, true);
+          }
+        });
+      }
       h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket as TaggedSocket));
       this.h1 = h1;
     }
