@@ -239,14 +239,15 @@ export function trafficSuite(o: SuiteOptions): void {
       const fortio = (args: string[]) => mesh.exec('fortio-deploy', [process.env.FORTIO ?? join(process.env.HOME ?? '/root', 'go', 'bin', 'fortio'), ...args], 'default', 60_000);
       test('one call passes: HTTP/1.1 200 OK', opts('cb single'), async () => {
         await mesh.apply(fx('circuit-breaking-dr.yaml'));
-        await until('fortio curl 200', async () => /HTTP\/1\.1 200 OK/.test((await fortio(['curl', '-quiet', 'http://httpbin:8000/get'])).stdout), 20_000);
+        await until('fortio curl 200', async () => (async (r) => /HTTP\/1\.1 200 OK/.test(r.stdout + r.stderr))(await fortio(['curl', '-quiet', 'http://httpbin:8000/get'])), 20_000);
       });
 
       test('fortio -c 2 / -c 3: some calls tripped (503) by maxConnections 1 / http1MaxPendingRequests 1', opts('cb overflow'), async () => {
         for (const [c, n] of [[2, 20], [3, 30]] as const) {
           const r = await fortio(['load', '-c', String(c), '-qps', '0', '-n', String(n), '-loglevel', 'Warning', 'http://httpbin:8000/get']);
-          assert.match(r.stdout, /Code 200 :/, r.stdout);
-          assert.match(r.stdout, /Code 503 :/, r.stdout);
+          const out = r.stdout + r.stderr; // fortio prints its summary on stderr
+          assert.match(out, /Code 200 :/, out);
+          assert.match(out, /Code 503 :/, out);
         }
       });
 
