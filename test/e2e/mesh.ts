@@ -48,7 +48,7 @@ async function takeLock(timeoutMs: number): Promise<void> {
         rmSync(LOCK, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`${LOCK} still held by pid ${readFileSync(LOCK, 'utf8')}`);
+      if (Date.now() > deadline) throw new Error(`${LOCK} still held by pid ${readFileSync(LOCK, 'utf8')}`, { cause: e });
       await sleep(500);
     }
   }
