@@ -8,6 +8,8 @@
  *   /reset-mid          send headers and part of the body, then destroy
  *   /chunked            a chunked response in three parts
  *   /header/NAME/VALUE  set a response header
+ * Setting `failWith` on an upstream (e.g. 503) makes it answer that status to every request until
+ * it is set back to 0 (a switchable failing host for outlier detection tests).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -17,6 +19,8 @@ export interface Upstream {
   port: number;
   server: Server;
   requests: number;
+  /** When non-zero, every request is answered with this status (and the usual echo body). */
+  failWith: number;
   close(): Promise<void>;
 }
 
@@ -30,7 +34,7 @@ export interface Echo {
 
 export async function startUpstream(name: string): Promise<Upstream> {
   const sockets = new Set<Socket>();
-  const up: Upstream = { name, port: 0, server: undefined as never, requests: 0, close: async () => {} };
+  const up: Upstream = { name, port: 0, server: undefined as never, requests: 0, failWith: 0, close: async () => {} };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     up.requests++;
     const chunks: Buffer[] = [];
@@ -40,6 +44,10 @@ export async function startUpstream(name: string): Promise<Upstream> {
       const body = JSON.stringify({ upstream: name, method: req.method ?? "", url, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') } satisfies Echo);
       const m = /^\/(status|delay|header)\/([^/?]+)(?:\/([^/?]+))?/.exec(url);
       res.setHeader('x-upstream', name);
+      if (up.failWith) {
+        res.writeHead(up.failWith, { 'content-type': 'application/json' });
+        return void res.end(body);
+      }
       if (url.startsWith('/reset-mid')) {
         res.writeHead(200, { 'content-length': '1000' });
         res.write('partial');
