@@ -13,6 +13,7 @@ import { compileRegex, toJsSubstitution, type CompiledRegex } from '../matchers/
 import { compileRouteMatch, type CompiledMatch, type RequestView } from './route-matchers.js';
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { compileHashPolicies, type HashPolicy } from './hash-policy.js';
+import { compileMirrorPolicies, type MirrorPolicy } from './mirror.js';
 
 export interface WeightedCluster {
   name: string;
@@ -40,6 +41,8 @@ export interface RouteAction {
   clusterNotFoundCode: number;
   upgrades: Set<string>;
   maxGrpcTimeoutMs?: number;
+  /** request_mirror_policies (undefined when none: the router pays nothing). */
+  mirrors?: MirrorPolicy[];
 }
 export interface RedirectAction {
   kind: 'redirect';
@@ -98,6 +101,12 @@ export class RouteTable {
       if (r.action.cluster) out.add(r.action.cluster);
       for (const w of r.action.weighted?.clusters ?? []) out.add(w.name);
     }
+    return out;
+  }
+  /** Every cluster a request_mirror_policies entry names (Envoy validates them as "shadow cluster"). */
+  shadowClusterNames(): Set<string> {
+    const out = new Set<string>();
+    for (const vh of this.vhosts) for (const r of vh.routes) if (r.action.kind === 'route') for (const m of r.action.mirrors ?? []) if (m.cluster) out.add(m.cluster);
     return out;
   }
   /** Headers stripped from requests that come from outside (internal_only_headers). */
@@ -238,7 +247,7 @@ function readRouteAction(f: Fields, errs: ConfigErrors): RouteAction {
     msd.unsupported('grpc_timeout_header_offset', 'not supported by spar proxy yet');
     msd.done();
   }
-  f.unsupported('request_mirror_policies', 'request mirroring is not supported by spar proxy yet');
+  a.mirrors = compileMirrorPolicies(f.list('request_mirror_policies'));
   f.unsupported('rate_limits', 'rate limiting is not supported by spar proxy');
   f.unsupported('cors', 'CORS is not supported by spar proxy yet');
   f.unsupported('priority');
@@ -330,7 +339,8 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
   f.num('max_direct_response_body_size_bytes', 4096);
   f.unsupported('vhds', 'VHDS is not supported by spar proxy');
   f.unsupported('cluster_specifier_plugins');
-  f.unsupported('request_mirror_policies', 'request mirroring is not supported by spar proxy yet');
+  // Mirror policies: the most specific non-empty list wins (route, then virtual host, then here).
+  const globalMirrors = compileMirrorPolicies(f.list('request_mirror_policies'));
   f.unsupported('typed_per_filter_config', 'per-filter config is not supported by spar proxy yet');
   f.unsupported('metadata');
   for (const v of f.list('virtual_hosts')) {
@@ -344,7 +354,7 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
     v.unsupported('rate_limits', 'rate limiting is not supported by spar proxy');
     v.unsupported('cors', 'CORS is not supported by spar proxy yet');
     v.unsupported('hedge_policy');
-    v.unsupported('request_mirror_policies', 'request mirroring is not supported by spar proxy yet');
+    const vMirrors = compileMirrorPolicies(v.list('request_mirror_policies')) ?? globalMirrors;
     v.unsupported('metadata');
     const vPerFilter = perFilterConfig(v);
     for (const rf of v.list('routes')) {
@@ -354,6 +364,7 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
       if (rf.has('route')) {
         action = readRouteAction(rf.obj_('route'), errs);
         if (!action.retry && vRetry) action.retry = vRetry;
+        action.mirrors ??= vMirrors;
       }
       if (rf.has('redirect')) action = readRedirect(rf.obj_('redirect'));
       if (rf.has('direct_response')) action = readDirect(rf.obj_('direct_response'));

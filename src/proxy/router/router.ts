@@ -15,6 +15,7 @@ import { HOP_BY_HOP, getHeader, type Headers } from '../http/headers.js';
 import { LocalReply, resetBeforeHeaders } from '../http/local-reply.js';
 import type { RouteAction, WeightedCluster } from './route-table.js';
 import type { RetryPolicy } from './retry-policy.js';
+import { mirror } from './mirror.js';
 import { H2Request, h2Headers } from '../cluster/h2-pool.js';
 
 /** Request bodies larger than this are streamed without retry (Envoy: per-request buffer limit). */
@@ -74,6 +75,7 @@ export function forward(s: HttpStream, a: RouteAction): void {
     cluster.stats.upstream_rq_pending_overflow.value++;
     return s.localReply(LocalReply.overflow, true);
   }
+  if (a.mirrors) mirror(s, a.mirrors, a);
   new UpstreamRouter(s, a, cluster, wc).start();
 }
 
@@ -459,7 +461,7 @@ function routeTimeout(a: RouteAction, h: Headers): number {
 }
 
 /** Request headers for the upstream HTTP/1.1 request: pseudo-headers folded, hop-by-hop removed. */
-function upstreamHeaders(h: Headers, chunked: boolean): Headers {
+export function upstreamHeaders(h: Headers, chunked: boolean): Headers {
   const out: Headers = {};
   const conn = h.connection;
   const nominated = typeof conn === 'string' && conn.includes(',') ? conn.toLowerCase().split(',').map((x) => x.trim()) : undefined;

@@ -121,6 +121,7 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
     c.routeTable = compileRouteConfig(tc.raw('route_config') as EnvoyJson, errs, `${tc.path}.route_config`, true);
     if (c.routeTable.validateClusters && ctx.clusterExists) {
       for (const name of c.routeTable.clusterNames()) if (!ctx.clusterExists(name)) tc.error('route_config', `route: unknown cluster '${name}' (validate_clusters is true for inline route configs, as in Envoy)`);
+      for (const name of c.routeTable.shadowClusterNames()) if (!ctx.clusterExists(name)) tc.error('route_config', `route: unknown shadow cluster '${name}'`);
     }
   } else if (tc.has('rds')) {
     const rds = tc.obj_('rds');
