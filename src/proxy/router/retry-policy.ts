@@ -12,12 +12,13 @@ export interface RetryPolicy {
   onGatewayError: boolean;
   onConnectFailure: boolean;
   onReset: boolean;
-  /** reset-before-request: connect failures and resets before any response byte (the request may not have been seen). */
+  /** reset-before-request: connect failures and resets before any request byte was sent. */
   onResetBeforeRequest: boolean;
   onRetriable4xx: boolean;
   onRefusedStream: boolean;
   onRetriableStatusCodes: boolean;
-  grpcOn: Set<string>;
+  /** The gRPC statuses (grpc-status of a trailers-only answer) that are retried, as a bit set. */
+  grpcOn: number;
   retriableStatusCodes: Set<number>;
   previousHosts: boolean;
   hostSelectionMaxAttempts: number;
@@ -25,8 +26,43 @@ export interface RetryPolicy {
   maxIntervalMs: number;
 }
 
+/** gRPC retry conditions → status codes (bit = 1 << code). */
+const GRPC_CODES: Record<string, number> = { cancelled: 1, 'deadline-exceeded': 4, 'resource-exhausted': 8, internal: 13, unavailable: 14 };
+
 const KNOWN = new Set(['5xx', 'gateway-error', 'connect-failure', 'reset', 'retriable-4xx', 'refused-stream', 'retriable-status-codes',
-  'cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable', 'reset-before-request', 'envoy-ratelimited', 'http3-post-connect-failure', 'retriable-headers']);
+  'reset-before-request', 'envoy-ratelimited', 'http3-post-connect-failure', 'retriable-headers', ...Object.keys(GRPC_CODES)]);
+
+/** Sets the conditions named in a retry_on list (or x-envoy-retry-on header) on `p`; unknown names are ignored here. */
+export function applyRetryOn(p: RetryPolicy, on: string[]): void {
+  for (const o of on) {
+    switch (o) {
+      case '5xx': p.on5xx = true; break;
+      case 'gateway-error': p.onGatewayError = true; break;
+      case 'connect-failure': p.onConnectFailure = true; break;
+      case 'reset': p.onReset = true; break;
+      case 'reset-before-request': p.onResetBeforeRequest = true; break;
+      case 'retriable-4xx': p.onRetriable4xx = true; break;
+      case 'refused-stream': p.onRefusedStream = true; break;
+      case 'retriable-status-codes': p.onRetriableStatusCodes = true; break;
+      default: if (GRPC_CODES[o] !== undefined) p.grpcOn |= 1 << GRPC_CODES[o];
+    }
+  }
+}
+
+/** A policy with no condition set (the base for x-envoy-retry-on on a route without a policy). */
+export function emptyRetryPolicy(): RetryPolicy {
+  return {
+    numRetries: 1, perTryTimeoutMs: 0, on5xx: false, onGatewayError: false, onConnectFailure: false, onReset: false, onResetBeforeRequest: false,
+    onRetriable4xx: false, onRefusedStream: false, onRetriableStatusCodes: false, grpcOn: 0, retriableStatusCodes: new Set(), previousHosts: false,
+    hostSelectionMaxAttempts: 1, baseIntervalMs: 25, maxIntervalMs: 250,
+  };
+}
+
+/** Whether any condition is set (a policy with none never retries). */
+export function retriesAnything(p: RetryPolicy): boolean {
+  return p.on5xx || p.onGatewayError || p.onConnectFailure || p.onReset || p.onResetBeforeRequest || p.onRetriable4xx || p.onRefusedStream ||
+    p.onRetriableStatusCodes || p.grpcOn !== 0;
+}
 
 export function compileRetryPolicy(f: Fields): RetryPolicy {
   const on = f.str('retry_on').split(',').map((s) => s.trim()).filter(Boolean);
@@ -34,24 +70,12 @@ export function compileRetryPolicy(f: Fields): RetryPolicy {
   for (const o of ['envoy-ratelimited', 'http3-post-connect-failure', 'retriable-headers']) {
     if (on.includes(o)) f.error('retry_on', `retry condition ${o} is not supported by spar proxy`);
   }
-  const p: RetryPolicy = {
-    numRetries: f.num('num_retries', 1),
-    perTryTimeoutMs: f.durationMs('per_try_timeout', 0),
-    on5xx: on.includes('5xx'),
-    onGatewayError: on.includes('gateway-error'),
-    onConnectFailure: on.includes('connect-failure'),
-    onReset: on.includes('reset'),
-    onResetBeforeRequest: on.includes('reset-before-request'),
-    onRetriable4xx: on.includes('retriable-4xx'),
-    onRefusedStream: on.includes('refused-stream'),
-    onRetriableStatusCodes: on.includes('retriable-status-codes'),
-    grpcOn: new Set(on.filter((o) => ['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'].includes(o))),
-    retriableStatusCodes: new Set(f.raw('retriable_status_codes') as number[] ?? []),
-    previousHosts: false,
-    hostSelectionMaxAttempts: f.num('host_selection_retry_max_attempts', 1),
-    baseIntervalMs: 25,
-    maxIntervalMs: 250,
-  };
+  const p = emptyRetryPolicy();
+  applyRetryOn(p, on);
+  p.numRetries = f.num('num_retries', 1);
+  p.perTryTimeoutMs = f.durationMs('per_try_timeout', 0);
+  p.retriableStatusCodes = new Set(f.raw('retriable_status_codes') as number[] ?? []);
+  p.hostSelectionMaxAttempts = f.num('host_selection_retry_max_attempts', 1);
   for (const pred of f.list('retry_host_predicate')) {
     const name = pred.str('name');
     const tc = pred.opt('typed_config');
