@@ -208,7 +208,7 @@ export class HttpStream {
     for (; i < fs.length; i++) {
       const f = fs[i];
       if (!f.onRequestHeaders) continue;
-      const r = f.onRequestHeaders(this.headers, this.si, (status, body, flag, grpc) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: 'fault_filter_abort', grpcStatus: grpc }, true), route.perFilter?.get(f.name ?? ''), cluster);
+      const r = f.onRequestHeaders(this.headers, this.si, (status, body, flag, grpc, extra) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: extra?.details ?? 'fault_filter_abort', grpcStatus: grpc }, true, extra?.headers), route.perFilter?.get(f.name ?? ''), cluster, this);
       if (r === true) continue;
       if (r === false) return;
       const next = i + 1;

@@ -14,6 +14,7 @@ import { compileRouteMatch, type CompiledMatch, type RequestView } from './route
 import { compileRetryPolicy, type RetryPolicy } from './retry-policy.js';
 import { compileHashPolicies, type HashPolicy } from './hash-policy.js';
 import { compileMirrorPolicies, type MirrorPolicy } from './mirror.js';
+import { compileRateLimits, type RateLimitPolicy } from './rate-limit-policy.js';
 
 export interface WeightedCluster {
   name: string;
@@ -43,6 +44,8 @@ export interface RouteAction {
   maxGrpcTimeoutMs?: number;
   /** request_mirror_policies (undefined when none: the router pays nothing). */
   mirrors?: MirrorPolicy[];
+  /** rate_limits (descriptors for the rate limit filters); undefined when none. */
+  rateLimits?: RateLimitPolicy[];
 }
 export interface RedirectAction {
   kind: 'redirect';
@@ -80,6 +83,8 @@ export interface VirtualHost {
   /** include_request_attempt_count / include_attempt_count_in_response: x-envoy-attempt-count. */
   attemptCountUpstream: boolean;
   attemptCountDownstream: boolean;
+  /** The virtual host's rate_limits; undefined when none. */
+  rateLimits?: RateLimitPolicy[];
 }
 
 const REDIRECT_CODES: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
@@ -248,7 +253,7 @@ function readRouteAction(f: Fields, errs: ConfigErrors): RouteAction {
     msd.done();
   }
   a.mirrors = compileMirrorPolicies(f.list('request_mirror_policies'));
-  f.unsupported('rate_limits', 'rate limiting is not supported by spar proxy');
+  a.rateLimits = compileRateLimits(f.list('rate_limits'));
   f.unsupported('cors', 'CORS is not supported by spar proxy yet');
   f.unsupported('priority');
   f.unsupported('metadata_match', 'subset load balancing is not supported by spar proxy yet');
@@ -351,7 +356,7 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
     const vRetry = v.has('retry_policy') ? compileRetryPolicy(v.obj_('retry_policy')) : undefined;
     v.enumOf('require_tls', ['NONE'] as const, 'NONE');
     v.unsupported('virtual_clusters', 'not supported by spar proxy');
-    v.unsupported('rate_limits', 'rate limiting is not supported by spar proxy');
+    vh.rateLimits = compileRateLimits(v.list('rate_limits'));
     v.unsupported('cors', 'CORS is not supported by spar proxy yet');
     v.unsupported('hedge_policy');
     const vMirrors = compileMirrorPolicies(v.list('request_mirror_policies')) ?? globalMirrors;

@@ -7,6 +7,16 @@ import type { Fields } from '../../config/fields.js';
 import type { StreamInfo } from '../../stream-info.js';
 import type { Headers } from '../../http/headers.js';
 import type { StatsStore } from '../../stats/stats.js';
+import type { HttpStream } from '../../http/stream.js';
+
+/** What a filter's local reply may carry beyond status and body. */
+export interface LocalReplyExtra {
+  /** Response headers added to the local reply (e.g. a rate limit filter's response_headers_to_add). */
+  headers?: Headers;
+  /** %RESPONSE_CODE_DETAILS% (default fault_filter_abort). */
+  details?: string;
+}
+export type FilterReply = (status: number, body: string, flag?: string, grpcStatus?: number, extra?: LocalReplyExtra) => void;
 
 /** Per-stream callbacks a filter may implement; the router is always last and is not one of these. */
 export interface HttpFilter {
@@ -15,9 +25,10 @@ export interface HttpFilter {
   /**
    * Request headers arrived (after routing); return false to stop the chain (the filter sent a local
    * reply), or a promise of that when the filter must wait (a fault delay). `perRoute` is this
-   * filter's typed_per_filter_config on the route, compiled, if any.
+   * filter's typed_per_filter_config on the route, compiled, if any; `stream` gives the route and
+   * the connection to filters that need them (rate limits).
    */
-  onRequestHeaders?(h: Headers, si: StreamInfo, reply: (status: number, body: string, flag?: string, grpcStatus?: number) => void, perRoute: unknown, cluster: string): boolean | Promise<boolean>;
+  onRequestHeaders?(h: Headers, si: StreamInfo, reply: FilterReply, perRoute: unknown, cluster: string, stream: HttpStream): boolean | Promise<boolean>;
   /** Response headers on their way downstream. */
   onResponseHeaders?(status: number, h: Headers, si: StreamInfo): void;
   /** The stream is done (after access logs have the final values). */
