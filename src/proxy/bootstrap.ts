@@ -17,6 +17,7 @@ export interface Bootstrap {
   node: { id: string; cluster: string; metadata: Record<string, unknown>; json: EnvoyJson };
   staticListeners: EnvoyJson[];
   staticClusters: EnvoyJson[];
+  staticSecrets: EnvoyJson[];
   ads?: { clusterName: string; apiType: 'GRPC' | 'DELTA_GRPC'; setNodeOnFirstMessageOnly: boolean };
   cdsFromAds: boolean;
   ldsFromAds: boolean;
@@ -64,12 +65,12 @@ export function readBootstrap(json: EnvoyJson, errs: ConfigErrors, overrides: { 
   };
   n.ignore('locality', 'user_agent_name', 'user_agent_version', 'user_agent_build_version', 'extensions', 'client_features', 'listening_addresses', 'dynamic_parameters');
   n.done();
-  const b: Bootstrap = { json, node, staticListeners: [], staticClusters: [], cdsFromAds: false, ldsFromAds: false };
+  const b: Bootstrap = { json, node, staticListeners: [], staticClusters: [], staticSecrets: [], cdsFromAds: false, ldsFromAds: false };
   const sr = f.opt('static_resources');
   if (sr) {
     b.staticListeners = (sr.raw('listeners') as EnvoyJson[]) ?? [];
     b.staticClusters = (sr.raw('clusters') as EnvoyJson[]) ?? [];
-    sr.unsupported('secrets', 'static secrets are not supported by spar proxy yet');
+    b.staticSecrets = (sr.raw('secrets') as EnvoyJson[]) ?? [];
     sr.done();
   }
   const dr = f.opt('dynamic_resources');

@@ -16,6 +16,8 @@ import { AdminServer } from './admin/admin.js';
 import { AdsClient } from './xds-client/ads-client.js';
 import { log } from './log.js';
 import { loadOriginalDst } from './listener/original-dst-loader.js';
+import { SdsStreams } from './tls/sds-client.js';
+import type { SecretRef } from './tls/secrets.js';
 
 export interface ProxyOptions {
   bootstrap: EnvoyJson;
@@ -43,6 +45,8 @@ export class ProxyServer {
   readonly bootstrap: Bootstrap;
   admin: AdminServer | undefined;
   ads: AdsClient | undefined;
+  /** SDS subscriptions (SDS gRPC streams; the names ADS fetches). */
+  readonly sds: SdsStreams;
   /** Version of the last accepted update per type URL. */
   readonly versions = new Map<string, string>();
   state: 'PRE_INITIALIZING' | 'INITIALIZING' | 'LIVE' | 'DRAINING' = 'PRE_INITIALIZING';
@@ -51,8 +55,15 @@ export class ProxyServer {
     const errs = new ConfigErrors();
     this.bootstrap = readBootstrap(opts.bootstrap, errs, { serviceNode: opts.serviceNode, serviceCluster: opts.serviceCluster });
     if (!errs.ok) throw new ConfigError(errs.list);
+    const secrets = this.clusters.secrets;
+    // SDS streams go to bootstrap clusters only (Envoy: a statically defined non-EDS cluster).
+    const sdsClusters = new Set(this.bootstrap.staticClusters.filter((c) => c.type !== 'EDS').map((c) => String(c.name)));
+    secrets.staticClusterExists = (n) => sdsClusters.has(n);
+    const node = this.bootstrap.node;
+    this.sds = new SdsStreams(secrets, (c) => this.clusters.get(c)?.hosts[0]?.address, () => ({ ...node.json, id: node.id, cluster: node.cluster }) as EnvoyJson);
+    secrets.onUpdate = () => void this.listeners.activateReady().then(() => this.ads?.secretsArrived());
     this.listeners = new ListenerManager(
-      { clusters: this.clusters, routes: this.routes, stats: this.stats, nodeMetadata: this.bootstrap.node.metadata },
+      { clusters: this.clusters, routes: this.routes, stats: this.stats, nodeMetadata: this.bootstrap.node.metadata, secrets },
       opts.drainTimeS * 1000,
       (m) => log('warning', 'config', m),
     );
@@ -65,6 +76,8 @@ export class ProxyServer {
     this.state = 'INITIALIZING';
     this.listeners.originalDst = await loadOriginalDst();
     const errs = new ConfigErrors();
+    const secretErr = this.clusters.secrets.update('static', this.bootstrap.staticSecrets, '');
+    if (secretErr) throw new ConfigError([secretErr]);
     const clusters = this.clusters.compile(this.bootstrap.staticClusters.map((c) => ({ '@type': TypeUrl.Cluster, ...c })), errs);
     if (!errs.ok) throw new ConfigError(errs.list);
     // Clusters first: inline route configs are validated against them (validate_clusters).
@@ -84,9 +97,11 @@ export class ProxyServer {
     }
     const bindErrors = await this.listeners.apply(listeners, '', true);
     if (bindErrors.length) throw new ConfigError(bindErrors);
+    this.syncSecrets();
     if (this.bootstrap.ads) {
       this.ads = new AdsClient(this, this.bootstrap.ads);
       this.ads.start();
+      this.ads.secretsChanged();
     } else this.state = 'LIVE';
   }
 
@@ -111,6 +126,7 @@ export class ProxyServer {
     if (removed === 'sotw') this.clusters.removeExcept(new Set(compiled.keys()));
     else for (const r of removed) this.clusters.remove(r);
     this.versions.set(TypeUrl.Cluster, version);
+    this.syncSecrets();
     await this.listeners.activateReady();
     return undefined;
   }
@@ -134,6 +150,7 @@ export class ProxyServer {
     const bindErrors = await this.listeners.apply(cfgs, version, false);
     if (removed === 'sotw') this.listeners.removeExcept(new Set(cfgs.map((c) => c.name)));
     else for (const r of removed) this.listeners.remove(r);
+    this.syncSecrets();
     this.versions.set(TypeUrl.Listener, version);
     return bindErrors.length ? bindErrors.join('; ') : undefined;
   }
@@ -155,10 +172,28 @@ export class ProxyServer {
     return undefined;
   }
 
+  /** SDS secrets (delivered over ADS); invalid ones change nothing and are NACKed. */
+  async updateSecrets(resources: EnvoyJson[], version: string, removed: string[]): Promise<string | undefined> {
+    const err = this.clusters.secrets.update('ads', resources, version, removed);
+    if (err) return err;
+    this.versions.set(TypeUrl.Secret, version);
+    await this.listeners.activateReady();
+    return undefined;
+  }
+
+  /** Subscribes SDS to exactly the secrets the current clusters and listeners name. */
+  private syncSecrets(): void {
+    const refs: SecretRef[] = [];
+    for (const c of this.clusters.clusters.values()) if (c.config.transport) refs.push(...c.config.transport.refs);
+    for (const al of [...this.listeners.listeners.values(), ...this.listeners.warming.values()]) for (const t of al.cfg.tlsContexts) refs.push(...t.refs);
+    this.sds.sync(refs);
+  }
+
   /** Stops accepting, drains, closes everything this process opened. */
   async shutdown(): Promise<void> {
     this.state = 'DRAINING';
     this.ads?.stop();
+    this.sds.stop();
     await this.listeners.close();
     this.clusters.close();
     await this.admin?.close();

@@ -3,6 +3,7 @@
  * request path, read by access logs, stats and `%...%` header variables after (or during) the fact.
  * One plain object per request, with every field present from the start so V8 keeps one shape.
  */
+import type { DownstreamTlsInfo } from './tls/connection-info.js';
 
 /** Envoy's response flags (the short names are what access logs print, in Envoy's order). */
 export const ResponseFlag = {
@@ -68,6 +69,8 @@ export class StreamInfo {
   requestedServerName = '';
   connectionId = 0;
   connectionTerminationDetails = '';
+  /** The downstream connection's TLS details (TLS filter chains only). */
+  downstreamTls: DownstreamTlsInfo | undefined = undefined;
   /** Filter state for Spar's own filters (e.g. the metrics filter's labels). */
   filterState: Record<string, unknown> | undefined = undefined;
 

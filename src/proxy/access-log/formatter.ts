@@ -111,7 +111,8 @@ function operator(name: string, arg: string | undefined): Extractor | string {
     case 'UPSTREAM_HOST': return (si) => nonEmpty(si.upstreamHost);
     case 'UPSTREAM_CLUSTER': return (si) => nonEmpty(si.upstreamCluster);
     case 'UPSTREAM_LOCAL_ADDRESS': return (si) => nonEmpty(si.upstreamLocalAddress);
-    case 'UPSTREAM_TRANSPORT_FAILURE_REASON': return (si) => nonEmpty(si.upstreamTransportFailureReason);
+    // Envoy writes the reason with its spaces as underscores.
+    case 'UPSTREAM_TRANSPORT_FAILURE_REASON': return (si) => nonEmpty(si.upstreamTransportFailureReason.replace(/ /g, '_'));
     case 'UPSTREAM_REQUEST_ATTEMPT_COUNT': return (si) => si.attemptCount;
     case 'DOWNSTREAM_REMOTE_ADDRESS': return (si) => nonEmpty(si.downstreamRemoteAddress);
     case 'DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT': return (si) => nonEmpty(stripPort(si.downstreamRemoteAddress));
@@ -121,6 +122,17 @@ function operator(name: string, arg: string | undefined): Extractor | string {
     case 'DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT': return (si) => nonEmpty(stripPort(si.downstreamLocalAddress));
     case 'DOWNSTREAM_LOCAL_PORT': return (si) => nonEmpty(si.downstreamLocalAddress.slice(si.downstreamLocalAddress.lastIndexOf(':') + 1));
     case 'REQUESTED_SERVER_NAME': return (si) => nonEmpty(si.requestedServerName);
+    case 'DOWNSTREAM_PEER_URI_SAN': return (si) => nonEmpty(si.downstreamTls?.peerUriSan ?? '');
+    case 'DOWNSTREAM_PEER_DNS_SAN': return (si) => nonEmpty(si.downstreamTls?.peerDnsSan ?? '');
+    case 'DOWNSTREAM_LOCAL_URI_SAN': return (si) => nonEmpty(si.downstreamTls?.localUriSan ?? '');
+    case 'DOWNSTREAM_LOCAL_DNS_SAN': return (si) => nonEmpty(si.downstreamTls?.localDnsSan ?? '');
+    case 'DOWNSTREAM_PEER_SUBJECT': return (si) => nonEmpty(si.downstreamTls?.peerSubject ?? '');
+    case 'DOWNSTREAM_PEER_ISSUER': return (si) => nonEmpty(si.downstreamTls?.peerIssuer ?? '');
+    case 'DOWNSTREAM_LOCAL_SUBJECT': return (si) => nonEmpty(si.downstreamTls?.localSubject ?? '');
+    case 'DOWNSTREAM_PEER_FINGERPRINT_256': return (si) => nonEmpty(si.downstreamTls?.peerFingerprint256 ?? '');
+    case 'DOWNSTREAM_PEER_SERIAL': return (si) => nonEmpty(si.downstreamTls?.peerSerial ?? '');
+    case 'DOWNSTREAM_TLS_VERSION': return (si) => nonEmpty(si.downstreamTls?.tlsVersion ?? '');
+    case 'DOWNSTREAM_TLS_CIPHER': return (si) => nonEmpty(si.downstreamTls?.cipher ?? '');
     case 'ROUTE_NAME': return (si) => nonEmpty(si.routeName);
     case 'VIRTUAL_CLUSTER_NAME': return () => undefined;
     case 'HOSTNAME': return () => HOST;

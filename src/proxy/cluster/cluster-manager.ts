@@ -7,6 +7,7 @@ import { ConfigErrors, Fields } from '../config/fields.js';
 import type { EnvoyJson } from '../../xds/codec.js';
 import type { StatsStore } from '../stats/stats.js';
 import { Cluster, compileCluster, readLoadAssignment, type EndpointSpec } from './cluster.js';
+import { SecretManager } from '../tls/secrets.js';
 
 export class ClusterManager {
   readonly clusters = new Map<string, Cluster>();
@@ -16,6 +17,8 @@ export class ClusterManager {
   readonly assignments = new Map<string, { endpoints: EndpointSpec[]; json: EnvoyJson }>();
   /** Called when a cluster becomes warm (EDS arrived) so listeners waiting on it can activate. */
   onWarm: (() => void) | undefined;
+  /** Static and SDS secrets the clusters' TLS contexts name. */
+  readonly secrets = new SecretManager();
 
   constructor(private readonly stats: StatsStore) {}
 
@@ -27,7 +30,7 @@ export class ClusterManager {
   compile(resources: EnvoyJson[], errs: ConfigErrors): Map<string, ReturnType<typeof compileCluster>> {
     const out = new Map<string, ReturnType<typeof compileCluster>>();
     for (const r of resources) {
-      const c = compileCluster(r, errs);
+      const c = compileCluster(r, errs, this.secrets);
       if (out.has(c.name)) errs.add(`Cluster ${JSON.stringify(c.name)}`, 'duplicate cluster name');
       out.set(c.name, c);
     }

@@ -10,6 +10,8 @@ import type { EnvoyJson } from '../../xds/codec.js';
 import { LeastRequest, Maglev, RandomLb, RingHash, RoundRobin, type LoadBalancer } from '../lb/load-balancer.js';
 import { clusterStats, type ClusterStats, type StatsStore } from '../stats/stats.js';
 import { Host, type HealthStatus, type PoolOptions } from './host.js';
+import { SecretManager } from '../tls/secrets.js';
+import { readUpstreamTransport, type UpstreamTransport } from '../tls/transport-socket.js';
 
 export type DiscoveryType = 'STATIC' | 'STRICT_DNS' | 'LOGICAL_DNS' | 'EDS' | 'ORIGINAL_DST';
 const TYPES: readonly DiscoveryType[] = ['STATIC', 'STRICT_DNS', 'LOGICAL_DNS', 'EDS', 'ORIGINAL_DST'];
@@ -53,6 +55,8 @@ export interface ClusterConfig {
   useDownstreamProtocol: boolean;
   /** upstream_bind_config.source_address: the local address upstream connections bind to. */
   sourceAddress?: string;
+  /** transport_socket / transport_socket_matches (undefined: plaintext to every endpoint). */
+  transport?: UpstreamTransport;
   /** The resource as given (for /config_dump). */
   json: EnvoyJson;
 }
@@ -103,7 +107,7 @@ export function readLoadAssignment(f: Fields, dnsTargets?: ClusterConfig['dnsTar
   return out;
 }
 
-export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConfig {
+export function compileCluster(json: EnvoyJson, errs: ConfigErrors, secrets: SecretManager = new SecretManager()): ClusterConfig {
   const name = typeof json.name === 'string' ? json.name : '';
   const f = new Fields(json, `Cluster ${JSON.stringify(name)}`, errs);
   f.ignore('name', 'alt_stat_name', 'metadata');
@@ -274,16 +278,15 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors): ClusterConf
     ubc.unsupported('local_address_selector');
     ubc.done();
   }
-  f.unsupported('transport_socket', 'upstream TLS is not supported by spar proxy yet');
+  const transport = readUpstreamTransport(f, secrets);
   f.unsupported('outlier_detection', 'outlier detection is not supported by spar proxy yet');
   f.unsupported('health_checks', 'active health checking is not supported by spar proxy yet');
   f.unsupported('lb_subset_config', 'subset load balancing is not supported by spar proxy yet');
-  f.unsupported('transport_socket_matches', 'not supported by spar proxy yet');
   f.done();
   return {
     name, type, connectTimeoutMs, lbPolicy, makeLb, endpoints, dnsTargets, dnsRefreshMs, dnsFamily, edsServiceName: edsServiceName || name,
     panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs }, tcpKeepaliveMs, maxPendingRequests, maxRequests, maxRetries,
-    upstreamHttp2, useDownstreamProtocol, sourceAddress, json,
+    upstreamHttp2, useDownstreamProtocol, sourceAddress, transport, json,
   };
 }
 
@@ -295,8 +298,14 @@ export class Cluster {
   /** Requests in flight (the max_requests circuit breaker). */
   active = 0;
   retriesActive = 0;
-  /** EDS clusters wait for their first assignment ("warming"). */
-  warm: boolean;
+  /** EDS clusters wait for their first assignment, TLS clusters for their SDS secrets ("warming"). */
+  get warm(): boolean {
+    return this.endpointsWarm && (this.config.transport?.ready ?? true);
+  }
+  set warm(v: boolean) {
+    this.endpointsWarm = v;
+  }
+  private endpointsWarm = false;
   private dnsTimer: NodeJS.Timeout | undefined;
   lastUpdated = new Date();
 
@@ -319,6 +328,11 @@ export class Cluster {
       const h = old.get(key) ?? new Host(e.ip, e.port, e.weight, e.health, e.locality, e.metadata, this.config.pool);
       old.delete(key);
       h.hostname = e.hostname;
+      const tls = this.config.transport?.forEndpoint(e.metadata);
+      if (h.tls !== tls) {
+        h.drain();
+        h.tls = tls;
+      }
       return h;
     });
     for (const h of old.values()) h.drain();
@@ -365,6 +379,7 @@ export class Cluster {
     let h = this.origHosts.get(key);
     if (!h) {
       h = new Host(ip, port, 1, 'HEALTHY', '', undefined, this.config.pool);
+      h.tls = this.config.transport?.forEndpoint(undefined);
       this.origHosts.set(key, h);
     }
     return h;

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Host } from './host.js';
+import { connectTls } from '../tls/upstream.js';
 
 const sessions = new WeakMap<Host, ClientHttp2Session>();
 
@@ -15,7 +16,8 @@ function session(host: Host, connectTimeoutMs: number, onNewConnection: () => vo
   if (cur && !cur.closed && !cur.destroyed) return cur;
   onNewConnection();
   const authority = host.ip.includes(':') ? `http://[${host.ip}]:${host.port}` : `http://${host.ip}:${host.port}`;
-  const s = connect(authority, { settings: { enablePush: false } });
+  const tls = host.tls;
+  const s = connect(authority, { settings: { enablePush: false }, createConnection: tls ? () => connectTls(tls, { host: host.ip, port: host.port, alpn: ['h2'] }) : undefined });
   const t = setTimeout(() => {
     if (!s.connecting) return;
     const e = Object.assign(new Error('connection timeout'), { code: 'SPAR_CONNECT_TIMEOUT' });

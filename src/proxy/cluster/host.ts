@@ -5,6 +5,8 @@
  */
 import { Agent } from 'node:http';
 import { joinHostPort } from '../stream-info.js';
+import type { TlsContext } from '../tls/context.js';
+import { tlsConnector } from '../tls/upstream.js';
 
 /** Requests a pooled socket has carried (max_requests_per_connection). */
 export const REQUESTS = Symbol('spar.requests');
@@ -21,6 +23,8 @@ export class Host {
   cxTotal = 0;
   /** The endpoint's hostname (DNS clusters: the name resolved), for auto_host_rewrite. */
   hostname = '';
+  /** The endpoint's TLS transport socket (transport_socket / transport_socket_matches); undefined: plaintext. */
+  tls: TlsContext | undefined;
   private agent: Agent | undefined;
 
   constructor(
@@ -51,6 +55,7 @@ export class Host {
         keepAliveMsecs: this.pool.tcpKeepaliveMs ?? 1000,
         scheduling: 'lifo',
       });
+      if (this.tls) (this.agent as unknown as { createConnection: unknown }).createConnection = tlsConnector(this.tls);
       const max = this.pool.maxRequestsPerConnection;
       if (max > 0) {
         // max_requests_per_connection: a socket that has carried `max` requests is closed, not pooled.

@@ -23,6 +23,7 @@ import type { LocalReplySpec } from './local-reply.js';
 import { LocalReply } from './local-reply.js';
 import { normalizePath } from './path.js';
 import { runtime } from '../runtime.js';
+import type { DownstreamTlsInfo } from '../tls/connection-info.js';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -42,6 +43,8 @@ export interface ConnectionInfo {
   connectionId: number;
   tls: boolean;
   sni: string;
+  /** The TLS connection's certificates and parameters (TLS filter chains only). */
+  tlsInfo?: DownstreamTlsInfo;
   /** The original destination (use_original_dst / ORIGINAL_DST clusters). */
   originalDst?: { ip: string; port: number };
 }
@@ -109,6 +112,7 @@ export class HttpStream {
     si.downstreamDirectRemoteAddress = conn.direct;
     si.connectionId = conn.connectionId;
     si.requestedServerName = conn.sni;
+    si.downstreamTls = conn.tlsInfo;
     const h2 = req.httpVersionMajor === 2;
     si.protocol = h2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     const h = req.headers as Headers;

@@ -85,6 +85,7 @@ export class ListenerManager {
     const errors: string[] = [];
     for (const [name, al] of this.warming) {
       if (al.cfg.rdsNames.some((r) => !this.env.routes.has(r))) continue;
+      if (al.cfg.tlsContexts.some((c) => !c.ready)) continue;
       this.warming.delete(name);
       const err = await this.activate(al);
       if (err) errors.push(err);

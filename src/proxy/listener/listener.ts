@@ -15,6 +15,10 @@ import type { StatsStore } from '../stats/stats.js';
 import { joinHostPort } from '../stream-info.js';
 import { readChainMatch, selectChain, type ChainMatch, type ConnectionFacts } from './filter-chain-match.js';
 import { parseClientHello, peek, sniffHttp } from './peek.js';
+import type { TlsContext } from '../tls/context.js';
+import { DownstreamTlsInfo } from '../tls/connection-info.js';
+import { SecretManager } from '../tls/secrets.js';
+import { readDownstreamTransport } from '../tls/transport-socket.js';
 
 /** The terminal network filter of a chain. */
 export interface ChainHandler {
@@ -27,6 +31,10 @@ export interface FilterChain {
   name: string;
   match: ChainMatch;
   handler: ChainHandler;
+  /** The chain's transport_socket when TLS (DownstreamTlsContext); undefined: plaintext. */
+  tls?: TlsContext;
+  /** transport_socket_connect_timeout: the TLS handshake's time limit, ms (0: none). */
+  handshakeTimeoutMs: number;
   json: EnvoyJson;
 }
 
@@ -48,6 +56,8 @@ export interface ListenerConfig {
   continueOnTimeout: boolean;
   /** RDS names the listener waits for before it serves (warming). */
   rdsNames: string[];
+  /** TLS contexts of its chains: the listener warms until their SDS secrets are present. */
+  tlsContexts: TlsContext[];
   direction: string;
   json: EnvoyJson;
 }
@@ -55,6 +65,8 @@ export interface ListenerConfig {
 export interface ListenerEnv extends HttpEnv {
   stats: StatsStore;
   nodeMetadata: Record<string, unknown>;
+  /** SDS and static secrets (a private, empty one when absent). */
+  secrets?: SecretManager;
 }
 
 const LISTENER_FILTERS: Record<string, 'tls' | 'http' | 'odst'> = {
@@ -67,8 +79,8 @@ function readChain(f: Fields, errs: ConfigErrors, env: ListenerEnv, direction: s
   const name = f.str('name');
   const match = readChainMatch(f.opt('filter_chain_match'));
   f.ignore('metadata');
-  f.unsupported('transport_socket', 'downstream TLS is not supported by spar proxy yet');
-  f.unsupported('transport_socket_connect_timeout', 'not supported by spar proxy yet');
+  const tls = readDownstreamTransport(f, (env.secrets ??= new SecretManager()));
+  const handshakeTimeoutMs = f.durationMs('transport_socket_connect_timeout', 0);
   f.unsupported('filter_chain_matcher');
   let handler: ChainHandler | undefined;
   const filters = f.list('filters');
@@ -97,7 +109,7 @@ function readChain(f: Fields, errs: ConfigErrors, env: ListenerEnv, direction: s
     if (filters.length === 0) f.error('filters', 'at least one network filter is required');
     return undefined;
   }
-  return { name, match, handler, json: f.obj };
+  return { name, match, handler, tls, handshakeTimeoutMs, json: f.obj };
 }
 
 /** Builds the HCM's codec servers only when the first connection arrives. */
@@ -143,7 +155,7 @@ export function compileListener(json: EnvoyJson, errs: ConfigErrors, env: Listen
     tlsInspector: false, httpInspector: false, originalDstFilter: false,
     listenerFiltersTimeoutMs: f.durationMs('listener_filters_timeout', 15000),
     continueOnTimeout: f.bool('continue_on_listener_filters_timeout'),
-    rdsNames: [], direction, json,
+    rdsNames: [], tlsContexts: [], direction, json,
   };
   const dp = f.opt('deprecated_v1');
   if (dp) {
@@ -183,6 +195,7 @@ export function compileListener(json: EnvoyJson, errs: ConfigErrors, env: Listen
     if (chain) cfg.chains.push(chain);
   }
   if (f.has('default_filter_chain')) cfg.defaultChain = readChain(f.obj_('default_filter_chain'), errs, env, direction, cfg.rdsNames);
+  for (const c of [...cfg.chains, ...(cfg.defaultChain ? [cfg.defaultChain] : [])]) if (c.tls) cfg.tlsContexts.push(c.tls);
   f.num('per_connection_buffer_limit_bytes'); // Node streams apply backpressure per connection
   f.enumOf('drain_type', ['DEFAULT', 'MODIFY_ONLY'] as const, 'DEFAULT');
   f.bool('enable_reuse_port');
@@ -302,5 +315,12 @@ export async function acceptConnection(
     sni: facts.sni,
     originalDst: od ?? { ip: localIp, port: localPort },
   };
-  chain.handler.onConnection(socket, info);
+  const tlsCtx = chain.tls;
+  if (!tlsCtx) return chain.handler.onConnection(socket, info);
+  tlsCtx.accept(socket, chain.handshakeTimeoutMs, (t) => {
+    info.tls = true;
+    info.tlsInfo = new DownstreamTlsInfo(t);
+    if (t.servername) info.sni = t.servername;
+    chain.handler.onConnection(t, info);
+  });
 }

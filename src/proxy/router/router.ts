@@ -17,6 +17,7 @@ import type { RouteAction, WeightedCluster } from './route-table.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { mirror } from './mirror.js';
 import { H2Request, h2Headers } from '../cluster/h2-pool.js';
+import { tlsHandshakeFailure } from '../tls/upstream.js';
 
 /** Request bodies larger than this are streamed without retry (Envoy: per-request buffer limit). */
 const RETRY_BUFFER_LIMIT = 1 << 20;
@@ -230,6 +231,9 @@ class UpstreamRouter {
         this.cluster.stats.upstream_cx_connect_fail.value++;
         const text = err.code === 'ECONNREFUSED' ? 'Connection refused' : err.code === 'EHOSTUNREACH' ? 'No route to host' : 'Network is unreachable';
         fail({ kind: 'connect', reason: 'remote connection failure', transport: `delayed connect error: ${text}` });
+      } else if (!h2 && tlsHandshakeFailure(up.socket, err) !== undefined) {
+        this.cluster.stats.upstream_cx_connect_fail.value++;
+        fail({ kind: 'connect', reason: 'remote connection failure', transport: tlsHandshakeFailure(up.socket, err)! });
       } else if (up.reusedSocket && !this.responseStarted && err.code === 'ECONNRESET' && !failed) {
         // A pooled keep-alive connection the upstream had just closed: Envoy never sees this race
         // as a failure of the request; send again on a fresh connection.

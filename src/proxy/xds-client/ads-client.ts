@@ -52,6 +52,7 @@ export class AdsClient {
     this.watches.set(TypeUrl.ClusterLoadAssignment, mk(TypeUrl.ClusterLoadAssignment, new Set()));
     if (proxy.bootstrap.ldsFromAds) this.watches.set(TypeUrl.Listener, mk(TypeUrl.Listener));
     this.watches.set(TypeUrl.RouteConfiguration, mk(TypeUrl.RouteConfiguration, new Set()));
+    this.watches.set(TypeUrl.Secret, mk(TypeUrl.Secret, new Set()));
     for (const t of Object.values(TypeUrl)) this.status.updates[SHORT_NAME[t]] = { accepted: 0, rejected: 0 };
   }
 
@@ -218,13 +219,25 @@ export class AdsClient {
     // Dependent subscriptions first (EDS after CDS, RDS after LDS), then the ACK, as Envoy orders them.
     if (typeUrl === TypeUrl.Cluster) this.resubscribe(TypeUrl.ClusterLoadAssignment, this.edsNames());
     if (typeUrl === TypeUrl.Listener) this.resubscribe(TypeUrl.RouteConfiguration, this.rdsNames());
+    if (typeUrl === TypeUrl.Cluster || typeUrl === TypeUrl.Listener) this.secretsChanged();
     this.send(w);
     if (typeUrl === TypeUrl.Cluster && !this.initialCds) {
       this.initialCds = true;
       this.maybeStartLds();
     }
-    if (typeUrl === TypeUrl.ClusterLoadAssignment) this.maybeStartLds();
+    if (typeUrl === TypeUrl.ClusterLoadAssignment || typeUrl === TypeUrl.Secret) this.maybeStartLds();
     this.checkLive();
+  }
+
+  /** Secrets arrived (over ADS or an SDS stream): warming clusters may let LDS start, listeners go live. */
+  secretsArrived(): void {
+    this.maybeStartLds();
+    this.checkLive();
+  }
+
+  /** The secrets to fetch over ADS follow the clusters and listeners that name them. */
+  secretsChanged(): void {
+    this.resubscribe(TypeUrl.Secret, this.proxy.sds.adsNames);
   }
 
   private maybeStartLds(): void {
@@ -277,6 +290,8 @@ export class AdsClient {
         return this.proxy.updateClusters(resources.map(strip), version, removed);
       case TypeUrl.ClusterLoadAssignment:
         return this.proxy.updateEndpoints(resources, version);
+      case TypeUrl.Secret:
+        return this.proxy.updateSecrets(resources, version, removed === 'sotw' ? [] : removed);
       case TypeUrl.Listener: {
         const err = await this.proxy.updateListeners(resources, version, removed);
         if (!err) this.checkLive();
@@ -298,6 +313,7 @@ function statPrefix(typeUrl: string): string {
     case TypeUrl.Cluster: return 'cluster_manager.cds';
     case TypeUrl.Listener: return 'listener_manager.lds';
     case TypeUrl.RouteConfiguration: return 'http.rds';
+    case TypeUrl.Secret: return 'sds';
     default: return 'cluster_manager.eds';
   }
 }

@@ -13,6 +13,7 @@ import type { ConnectionInfo } from '../../../http/stream.js';
 import { StreamInfo } from '../../../stream-info.js';
 import type { StatsStore, Counter, Gauge } from '../../../stats/stats.js';
 import type { EnvoyJson } from '../../../../xds/codec.js';
+import { connectTls } from '../../../tls/upstream.js';
 
 export const TCP_PROXY_TYPE = 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
@@ -136,7 +137,9 @@ export class TcpProxy {
     down.pause();
     cluster.stats.upstream_cx_total.value++;
     cluster.stats.upstream_cx_active.value++;
-    const up = connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: cluster.config.sourceAddress });
+    const up = host.tls
+      ? connectTls(host.tls, { host: host.ip, port: host.port, localAddress: cluster.config.sourceAddress })
+      : connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: cluster.config.sourceAddress });
     up.on('error', () => {});
     if (cluster.config.tcpKeepaliveMs) up.setKeepAlive(true, cluster.config.tcpKeepaliveMs);
     const connectTimer = setTimeout(() => {
@@ -146,7 +149,8 @@ export class TcpProxy {
       up.destroy();
     }, cluster.config.connectTimeoutMs);
     let connected = false;
-    up.once('connect', () => {
+    // A TLS upstream is connected once its handshake completes (Envoy's Connected event).
+    up.once(host.tls ? 'secureConnect' : 'connect', () => {
       connected = true;
       clearTimeout(connectTimer);
       si.upstreamLocalAddress = `${up.localAddress}:${up.localPort}`;
