@@ -10,6 +10,7 @@ import type { EnvoyJson } from '../../xds/codec.js';
 import { LeastRequest, Maglev, RandomLb, RingHash, RoundRobin, type LoadBalancer } from '../lb/load-balancer.js';
 import { clusterStats, type ClusterStats, type StatsStore } from '../stats/stats.js';
 import { Host, type HealthStatus, type PoolOptions } from './host.js';
+import { ResourceManager, breakerStats, readCircuitBreakers, type BreakerStats, type PoolOwner, type Thresholds } from './circuit-breaker.js';
 import { SecretManager } from '../tls/secrets.js';
 import { readUpstreamTransport, type UpstreamTransport } from '../tls/transport-socket.js';
 
@@ -47,6 +48,9 @@ export interface ClusterConfig {
   pool: PoolOptions;
   /** upstream_connection_options.tcp_keepalive.keepalive_time, ms. */
   tcpKeepaliveMs?: number;
+  /** circuit_breakers thresholds for [DEFAULT, HIGH] priority. */
+  breakers: [Thresholds, Thresholds];
+  /** The DEFAULT priority's thresholds (as /clusters prints them). */
   maxPendingRequests: number;
   maxRequests: number;
   maxRetries: number;
@@ -145,22 +149,9 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors, secrets: Sec
     }
     default: makeLb = () => new RoundRobin();
   }
-  // Circuit breakers: the DEFAULT priority's thresholds (Envoy's defaults 1024/1024/1024/3).
-  let maxConnections = 1024, maxPendingRequests = 1024, maxRequests = 1024, maxRetries = 3;
-  const cb = f.opt('circuit_breakers');
-  if (cb) {
-    for (const t of cb.list('thresholds')) {
-      const prio = t.enumOf('priority', ['DEFAULT', 'HIGH'] as const, 'DEFAULT');
-      const mc = t.num('max_connections', 1024), mp = t.num('max_pending_requests', 1024), mr = t.num('max_requests', 1024), mrt = t.num('max_retries', 3);
-      t.ignore('track_remaining');
-      t.unsupported('retry_budget');
-      t.unsupported('max_connection_pools');
-      t.done();
-      if (prio === 'DEFAULT') [maxConnections, maxPendingRequests, maxRequests, maxRetries] = [mc, mp, mr, mrt];
-    }
-    cb.unsupported('per_host_thresholds');
-    cb.done();
-  }
+  // Circuit breakers per priority (Envoy's defaults 1024/1024/1024/3).
+  const breakers = readCircuitBreakers(f.opt('circuit_breakers'));
+  const { maxConnections, maxPendingRequests, maxRequests, maxRetries } = breakers[0];
   let panicThresholdPct = 50;
   const clc = f.opt('common_lb_config');
   if (clc) {
@@ -285,17 +276,20 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors, secrets: Sec
   f.done();
   return {
     name, type, connectTimeoutMs, lbPolicy, makeLb, endpoints, dnsTargets, dnsRefreshMs, dnsFamily, edsServiceName: edsServiceName || name,
-    panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs }, tcpKeepaliveMs, maxPendingRequests, maxRequests, maxRetries,
+    panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs }, tcpKeepaliveMs, breakers, maxPendingRequests, maxRequests, maxRetries,
     upstreamHttp2, useDownstreamProtocol, sourceAddress, transport, json,
   };
 }
 
 /** A live cluster: config + current hosts + balancer + stats. Replaced whole on a CDS update. */
-export class Cluster {
+export class Cluster implements PoolOwner {
   hosts: Host[] = [];
   readonly lb: LoadBalancer;
   readonly stats: ClusterStats;
-  /** Requests in flight (the max_requests circuit breaker). */
+  /** Circuit breaker resources per priority [DEFAULT, HIGH], and the stats they move. */
+  readonly resources: readonly [ResourceManager, ResourceManager];
+  readonly cb: BreakerStats;
+  /** Requests in the router (started, not finished). */
   active = 0;
   retriesActive = 0;
   /** EDS clusters wait for their first assignment, TLS clusters for their SDS secrets ("warming"). */
@@ -312,6 +306,8 @@ export class Cluster {
   constructor(readonly config: ClusterConfig, stats: StatsStore) {
     this.lb = config.makeLb();
     this.stats = clusterStats(stats, config.name);
+    this.resources = [new ResourceManager(stats, config.name, 0, config.breakers[0]), new ResourceManager(stats, config.name, 1, config.breakers[1])];
+    this.cb = breakerStats(stats, config.name);
     this.warm = config.type !== 'EDS';
     if (config.type === 'STATIC') this.setEndpoints(config.endpoints);
     if (config.type === 'STRICT_DNS' || config.type === 'LOGICAL_DNS') {
@@ -325,7 +321,7 @@ export class Cluster {
     const next = eps.map((e) => {
       const addr = e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
       const key = `${addr}|${e.weight}|${e.health}`;
-      const h = old.get(key) ?? new Host(e.ip, e.port, e.weight, e.health, e.locality, e.metadata, this.config.pool);
+      const h = old.get(key) ?? new Host(e.ip, e.port, e.weight, e.health, e.locality, e.metadata, this.config.pool, this);
       old.delete(key);
       h.hostname = e.hostname;
       const tls = this.config.transport?.forEndpoint(e.metadata);
@@ -378,7 +374,7 @@ export class Cluster {
     const key = `${ip}:${port}`;
     let h = this.origHosts.get(key);
     if (!h) {
-      h = new Host(ip, port, 1, 'HEALTHY', '', undefined, this.config.pool);
+      h = new Host(ip, port, 1, 'HEALTHY', '', undefined, this.config.pool, this);
       h.tls = this.config.transport?.forEndpoint(undefined);
       this.origHosts.set(key, h);
     }

@@ -7,17 +7,30 @@
 import { EventEmitter } from 'node:events';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { Host } from './host.js';
-import { connectTls } from '../tls/upstream.js';
+import { Acquire } from './http1-pool.js';
+import type { BreakerStats, ResourceManager } from './circuit-breaker.js';
+import type { ClusterStats } from '../stats/stats.js';
+
+/** What the HTTP/2 pool counts in: the cluster's stats. */
+export interface H2Owner {
+  readonly cb: BreakerStats;
+  readonly stats: ClusterStats;
+}
 
 const sessions = new WeakMap<Host, ClientHttp2Session>();
 
-function session(host: Host, connectTimeoutMs: number, onNewConnection: () => void): ClientHttp2Session {
+function session(host: Host, connectTimeoutMs: number, onNewConnection: () => void, rm: ResourceManager | undefined, owner: H2Owner | undefined): ClientHttp2Session {
   const cur = sessions.get(host);
   if (cur && !cur.closed && !cur.destroyed) return cur;
   onNewConnection();
+  // The session counts against max_connections (one per host: a host always gets its one connection).
+  if (rm && owner) {
+    if (!rm.connections.canCreate()) owner.cb.upstream_cx_overflow.value++;
+    rm.connections.inc();
+    owner.cb.upstream_cx_active.value++;
+  }
   const authority = host.ip.includes(':') ? `http://[${host.ip}]:${host.port}` : `http://${host.ip}:${host.port}`;
-  const tls = host.tls;
-  const s = connect(authority, { settings: { enablePush: false }, createConnection: tls ? () => connectTls(tls, { host: host.ip, port: host.port, alpn: ['h2'] }) : undefined });
+  const s = connect(authority, { settings: { enablePush: false } });
   const t = setTimeout(() => {
     if (!s.connecting) return;
     const e = Object.assign(new Error('connection timeout'), { code: 'SPAR_CONNECT_TIMEOUT' });
@@ -26,6 +39,10 @@ function session(host: Host, connectTimeoutMs: number, onNewConnection: () => vo
   s.once('connect', () => clearTimeout(t));
   s.once('close', () => {
     clearTimeout(t);
+    if (rm && owner) {
+      rm.connections.dec();
+      owner.cb.upstream_cx_active.value--;
+    }
     if (sessions.get(host) === s) sessions.delete(host);
   });
   s.once('goaway', () => {
@@ -64,12 +81,29 @@ class H2Response extends EventEmitter {
 export class H2Request extends EventEmitter {
   readonly reusedSocket: boolean;
   private readonly stream: ClientHttp2Stream;
-  constructor(host: Host, headers: OutgoingHttpHeaders, connectTimeoutMs: number, onNewConnection: () => void) {
+  /**
+   * With `rm` the request went through h2Acquire (its max_requests slot is freed when the stream
+   * closes); `pending`: it counts as pending until the session is connected.
+   */
+  constructor(host: Host, headers: OutgoingHttpHeaders, connectTimeoutMs: number, onNewConnection: () => void, rm?: ResourceManager, owner?: H2Owner, pending = false) {
     super();
     const existing = sessions.get(host);
     this.reusedSocket = !!existing && !existing.closed && !existing.destroyed;
-    const s = session(host, connectTimeoutMs, onNewConnection);
+    const s = session(host, connectTimeoutMs, onNewConnection, rm, owner);
     this.stream = s.request(headers, { endStream: false });
+    if (rm) this.stream.once('close', () => rm.requests.dec());
+    if (rm && owner && pending) {
+      let done = false;
+      const end = () => {
+        if (done) return;
+        done = true;
+        rm.pending.dec();
+        owner.cb.upstream_rq_pending_active.value--;
+      };
+      if (s.connecting) s.once('connect', end);
+      else end();
+      this.stream.once('close', end);
+    }
     const onSessionError = (e: Error) => this.emit('error', e);
     s.once('error', onSessionError);
     this.stream.once('response', (h: IncomingHttpHeaders) => {
@@ -108,4 +142,30 @@ export function h2Headers(method: string, path: string, authority: string, heade
   const out: OutgoingHttpHeaders = { ':method': method, ':path': path, ':authority': authority, ':scheme': 'http' };
   for (const k in headers) if (k !== 'host' && k !== 'transfer-encoding') out[k] = headers[k];
   return out;
+}
+
+/**
+ * The circuit breakers for an HTTP/2 request (Envoy's HTTP/2 pool): max_requests (the stream is
+ * counted from here until it closes); while the host's session is being connected the request is
+ * pending (max_pending_requests). Streams are multiplexed, so nothing waits for a free connection.
+ */
+export function h2Acquire(host: Host, rm: ResourceManager, owner: H2Owner): Acquire {
+  if (!rm.requests.canCreate()) {
+    owner.cb.upstream_rq_active_overflow.value++;
+    return Acquire.Overflow;
+  }
+  const cur = sessions.get(host);
+  if (cur && !cur.closed && !cur.destroyed && !cur.connecting) {
+    rm.requests.inc();
+    return Acquire.Ready;
+  }
+  if (!rm.pending.canCreate()) {
+    owner.stats.upstream_rq_pending_overflow.value++;
+    return Acquire.Overflow;
+  }
+  rm.pending.inc();
+  owner.cb.upstream_rq_pending_total.value++;
+  owner.cb.upstream_rq_pending_active.value++;
+  rm.requests.inc();
+  return Acquire.Connect;
 }

@@ -1,15 +1,17 @@
 /**
- * An upstream host (one endpoint of a cluster) and its HTTP/1.1 connection pool.
- * The pool is node:http's Agent with keep-alive; it queues requests beyond the cluster's
- * max_connections circuit breaker, as Envoy's pool queues them as pending.
+ * An upstream host (one endpoint of a cluster) and its HTTP/1.1 connection pools, one per routing
+ * priority as in Envoy (http1-pool.ts: keep-alive sockets under the cluster's circuit breakers).
  */
-import { Agent } from 'node:http';
+import type { Agent } from 'node:http';
 import { joinHostPort } from '../stream-info.js';
+import { Http1Pool, REQUESTS } from './http1-pool.js';
+import { ResourceManager, breakerStats, DEFAULT_THRESHOLDS, type PoolOwner, type Priority } from './circuit-breaker.js';
+import { StatsStore, clusterStats, type ClusterStats } from '../stats/stats.js';
 import type { TlsContext } from '../tls/context.js';
 import { tlsConnector } from '../tls/upstream.js';
 
 /** Requests a pooled socket has carried (max_requests_per_connection). */
-export const REQUESTS = Symbol('spar.requests');
+export { REQUESTS };
 
 export type HealthStatus = 'UNKNOWN' | 'HEALTHY' | 'UNHEALTHY' | 'DRAINING' | 'TIMEOUT' | 'DEGRADED';
 
@@ -25,7 +27,7 @@ export class Host {
   hostname = '';
   /** The endpoint's TLS transport socket (transport_socket / transport_socket_matches); undefined: plaintext. */
   tls: TlsContext | undefined;
-  private agent: Agent | undefined;
+  private pools: [Http1Pool | undefined, Http1Pool | undefined] = [undefined, undefined];
 
   constructor(
     readonly ip: string,
@@ -35,6 +37,7 @@ export class Host {
     readonly locality: string,
     readonly metadata: unknown,
     private readonly pool: PoolOptions,
+    private readonly owner?: PoolOwner & { readonly stats: ClusterStats },
   ) {
     this.address = joinHostPort(ip, port);
   }
@@ -43,39 +46,33 @@ export class Host {
     return this.health === 'UNKNOWN' || this.health === 'HEALTHY';
   }
 
-  /** The keep-alive pool, created on first use (a host never used costs no sockets). */
-  http1Agent(): Agent {
-    if (!this.agent) {
-      this.agent = new Agent({
-        keepAlive: true,
-        maxSockets: this.pool.maxConnections,
-        maxFreeSockets: this.pool.maxConnections,
-        timeout: this.pool.idleTimeoutMs || undefined,
-        // keepAliveMsecs is the TCP keep-alive idle time on pooled sockets (tcp_keepalive.keepalive_time).
-        keepAliveMsecs: this.pool.tcpKeepaliveMs ?? 1000,
-        scheduling: 'lifo',
-      });
-      if (this.tls) (this.agent as unknown as { createConnection: unknown }).createConnection = tlsConnector(this.tls);
-      const max = this.pool.maxRequestsPerConnection;
-      if (max > 0) {
-        // max_requests_per_connection: a socket that has carried `max` requests is closed, not pooled.
-        const agent = this.agent;
-        const keep = agent.keepSocketAlive.bind(agent);
-        agent.keepSocketAlive = (socket) => ((socket as unknown as { [REQUESTS]?: number })[REQUESTS] ?? 0) < max && keep(socket);
-      }
+  /** The HTTP/1.1 pool of a priority, created on first use (a host never used costs no sockets). */
+  http1Pool(priority: Priority): Http1Pool {
+    let p = this.pools[priority];
+    if (!p) {
+      const o = this.owner ?? standaloneOwner();
+      p = this.pools[priority] = new Http1Pool(this.pool, o.resources[priority], o.cb, o.stats);
     }
-    return this.agent;
+    return p;
+  }
+
+  /** The DEFAULT priority pool's keep-alive Agent. */
+  http1Agent(): Agent {
+    return this.http1Pool(0).agent;
   }
 
   /** Closes idle connections; in-flight requests finish on theirs (then those close too). */
   drain(): void {
-    const a = this.agent;
-    if (!a) return;
-    this.agent = undefined;
-    // Busy sockets finish their request, then close instead of returning to the pool.
-    a.keepSocketAlive = () => false;
-    for (const list of Object.values(a.freeSockets)) for (const s of list ?? []) s.destroy();
+    const ps = this.pools;
+    this.pools = [undefined, undefined];
+    for (const p of ps) p?.drain();
   }
+}
+
+/** Breakers for a host made outside a cluster (tests): Envoy's default thresholds, private stats. */
+function standaloneOwner(): PoolOwner & { stats: ClusterStats } {
+  const store = new StatsStore();
+  return { resources: [new ResourceManager(store, 'standalone', 0, DEFAULT_THRESHOLDS), new ResourceManager(store, 'standalone', 1, DEFAULT_THRESHOLDS)], cb: breakerStats(store, 'standalone'), stats: clusterStats(store, 'standalone') };
 }
 
 export interface PoolOptions {

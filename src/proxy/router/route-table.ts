@@ -42,6 +42,8 @@ export interface RouteAction {
   clusterNotFoundCode: number;
   upgrades: Set<string>;
   maxGrpcTimeoutMs?: number;
+  /** RoutingPriority: 1 for HIGH (undefined: DEFAULT). */
+  priority?: 1;
   /** request_mirror_policies (undefined when none: the router pays nothing). */
   mirrors?: MirrorPolicy[];
   /** rate_limits (descriptors for the rate limit filters); undefined when none. */
@@ -255,7 +257,8 @@ function readRouteAction(f: Fields, errs: ConfigErrors): RouteAction {
   a.mirrors = compileMirrorPolicies(f.list('request_mirror_policies'));
   a.rateLimits = compileRateLimits(f.list('rate_limits'));
   f.unsupported('cors', 'CORS is not supported by spar proxy yet');
-  f.unsupported('priority');
+  // The circuit breakers' priority (the cluster's DEFAULT or HIGH thresholds and pools).
+  if (f.enumOf('priority', ['DEFAULT', 'HIGH'] as const, 'DEFAULT') === 'HIGH') a.priority = 1;
   f.unsupported('metadata_match', 'subset load balancing is not supported by spar proxy yet');
   f.unsupported('internal_redirect_policy', 'not supported by spar proxy');
   f.unsupported('early_data_policy');

@@ -16,7 +16,9 @@ import { LocalReply, resetBeforeHeaders } from '../http/local-reply.js';
 import type { RouteAction, WeightedCluster } from './route-table.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { mirror } from './mirror.js';
-import { H2Request, h2Headers } from '../cluster/h2-pool.js';
+import { H2Request, h2Acquire, h2Headers } from '../cluster/h2-pool.js';
+import { Acquire, type Http1Pool, type PoolWaiter } from '../cluster/http1-pool.js';
+import type { ResourceManager } from '../cluster/circuit-breaker.js';
 import { tlsHandshakeFailure } from '../tls/upstream.js';
 
 /** Request bodies larger than this are streamed without retry (Envoy: per-request buffer limit). */
@@ -72,16 +74,15 @@ export function forward(s: HttpStream, a: RouteAction): void {
   }
   const expect = h.expect;
   if (typeof expect === 'string' && expect.toLowerCase() === '100-continue') delete h.expect;
-  if (cluster.active >= cluster.config.maxRequests) {
-    cluster.stats.upstream_rq_pending_overflow.value++;
-    return s.localReply(LocalReply.overflow, true);
-  }
   if (a.mirrors) mirror(s, a.mirrors, a);
   new UpstreamRouter(s, a, cluster, wc).start();
 }
 
+/** The header on a circuit breaker overflow reply (Envoy: unless suppress_envoy_headers). */
+const OVERLOADED: Headers = { 'x-envoy-overloaded': 'true' };
+
 /** The router's state for one request: attempts, retries, timers. */
-class UpstreamRouter {
+class UpstreamRouter implements PoolWaiter {
   private attempt: ClientRequest | undefined;
   private attemptHost: Host | undefined;
   private attempts = 0;
@@ -98,8 +99,15 @@ class UpstreamRouter {
   private readonly startHr = process.hrtime.bigint();
   /** Whether the current attempt's request bytes were written out (reset-before-request). */
   private requestSent = false;
+  /** The circuit breakers of the route's priority. */
+  private readonly rm: ResourceManager;
+  /** While pending in a host's pool queue: the pool and host (and the body that arrives meanwhile). */
+  private queuedIn: Http1Pool | undefined;
+  private queuedHost: Host | undefined;
+  private held: Buffer[] | undefined;
 
   constructor(private readonly s: HttpStream, private readonly a: RouteAction, private readonly cluster: Cluster, private readonly wc: WeightedCluster | undefined) {
+    this.rm = cluster.resources[a.priority ?? 0];
     this.retryable = !!a.retry && a.retry.numRetries > 0;
     if (this.retryable) this.body = [];
     this.hash = a.hash ? a.hash(s.headers, s.conn.remoteIp, s.query) : undefined;
@@ -123,6 +131,7 @@ class UpstreamRouter {
         } else this.body.push(chunk);
       }
       const up = this.attempt;
+      if (!up && !this.body && this.queuedIn) (this.held ??= []).push(chunk);
       if (up && !up.destroyed && !up.write(chunk)) {
         req.pause();
         up.once('drain', () => req.resume());
@@ -161,6 +170,55 @@ class UpstreamRouter {
       this.release();
       return s.localReply(LocalReply.noHealthyUpstream, true);
     }
+    // A connection from the host's pool, under the cluster's circuit breakers.
+    const cfg = this.cluster.config;
+    const h2 = cfg.upstreamHttp2 || (cfg.useDownstreamProtocol && s.req.httpVersionMajor === 2);
+    if (h2) {
+      const r = h2Acquire(host, this.rm, this.cluster);
+      if (r === Acquire.Overflow) return this.overflow();
+      return this.sendTo(host, undefined, r === Acquire.Connect);
+    }
+    const pool = host.http1Pool(this.a.priority ?? 0);
+    switch (pool.acquire(this)) {
+      case Acquire.Overflow: return this.overflow();
+      case Acquire.Queued:
+        this.queuedIn = pool;
+        this.queuedHost = host;
+        this.attemptHost = undefined;
+        return;
+      case Acquire.Connect: return this.sendTo(host, pool, true);
+      default: return this.sendTo(host, pool, false);
+    }
+  }
+
+  /** A connection for the queued request (PoolWaiter). */
+  onPoolReady(pending: boolean): void {
+    const pool = this.queuedIn!, host = this.queuedHost!;
+    this.queuedIn = this.queuedHost = undefined;
+    this.sendTo(host, pool, pending);
+  }
+
+  /** max_requests reached when a connection came for the queued request (PoolWaiter). */
+  onPoolOverflow(): void {
+    this.queuedIn = this.queuedHost = undefined;
+    this.overflow();
+  }
+
+  /** A circuit breaker overflowed: 503, flag UO, x-envoy-overloaded (never retried, as Envoy). */
+  private overflow(): void {
+    // Envoy charges the local 503 to the cluster as an upstream 5xx.
+    this.cluster.stats.upstream_rq_5xx.value++;
+    this.cluster.stats.upstream_rq_completed.value++;
+    this.release();
+    this.s.localReply(LocalReply.overflow, true, this.s.cfg.suppressEnvoyHeaders ? undefined : OVERLOADED);
+  }
+
+  /**
+   * Sends the attempt on a connection of `pool` (HTTP/1.1) or the host's HTTP/2 session;
+   * `pending`: the request waits for a new connection and is pending until it is up.
+   */
+  private sendTo(host: Host, pool: Http1Pool | undefined, pending: boolean): void {
+    const s = this.s;
     this.attempts++;
     s.si.attemptCount = this.attempts;
     s.si.upstreamHost = host.address;
@@ -179,14 +237,14 @@ class UpstreamRouter {
     this.cluster.stats.upstream_rq_total.value++;
     this.attemptStart = process.hrtime.bigint();
     const cfg = this.cluster.config;
-    const h2 = cfg.upstreamHttp2 || (cfg.useDownstreamProtocol && s.req.httpVersionMajor === 2);
+    const h2 = !pool;
     const up: ClientRequest = h2
       ? new H2Request(host, h2Headers(s.headers[':method'] as string, s.headers[':path'] as string, s.headers[':authority'] as string, out), cfg.connectTimeoutMs, () => {
         host.cxTotal++;
         this.cluster.stats.upstream_cx_total.value++;
-      }) as unknown as ClientRequest
+      }, this.rm, this.cluster, pending) as unknown as ClientRequest
       : request({
-        agent: host.http1Agent(),
+        agent: pool.agent,
         host: host.ip,
         port: host.port,
         localAddress: cfg.sourceAddress,
@@ -195,8 +253,11 @@ class UpstreamRouter {
         headers: out,
         setHost: false,
       });
-    // Node adds `Connection: keep-alive` on pooled requests; Envoy sends no connection header.
-    if (!h2) up.removeHeader('connection');
+    if (pool) {
+      pool.track(up, pending);
+      // Node adds `Connection: keep-alive` on pooled requests; Envoy sends no connection header.
+      up.removeHeader('connection');
+    }
     this.attempt = up;
     this.requestSent = false;
     up.once('finish', () => (this.requestSent = true));
@@ -252,6 +313,10 @@ class UpstreamRouter {
     }
     // Replay the held body (retries) and end the request when the downstream is complete.
     if (this.body) for (const c of this.body) up.write(c);
+    else if (this.held) {
+      for (const c of this.held) up.write(c);
+      this.held = undefined;
+    }
     if (s.requestComplete || s.req.readableEnded) up.end();
   }
 
@@ -441,6 +506,10 @@ class UpstreamRouter {
   private release(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.queuedIn) {
+      this.queuedIn.cancel(this);
+      this.queuedIn = this.queuedHost = undefined;
+    }
     clearTimeout(this.globalTimer);
     clearTimeout(this.perTryTimer);
     this.cluster.active--;

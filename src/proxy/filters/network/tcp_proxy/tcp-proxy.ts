@@ -128,7 +128,10 @@ export class TcpProxy {
       down.destroy();
       return log();
     }
-    if (cluster.stats.upstream_cx_active.value >= cluster.config.pool.maxConnections) {
+    // max_connections (DEFAULT priority, as Envoy's tcp_proxy): over it, upstream_cx_overflow and UO.
+    const cx = cluster.resources[0].connections;
+    if (!cx.canCreate()) {
+      cluster.cb.upstream_cx_overflow.value++;
       si.setFlag('UO');
       down.destroy();
       return log();
@@ -137,6 +140,7 @@ export class TcpProxy {
     down.pause();
     cluster.stats.upstream_cx_total.value++;
     cluster.stats.upstream_cx_active.value++;
+    cx.inc();
     const up = host.tls
       ? connectTls(host.tls, { host: host.ip, port: host.port, localAddress: cluster.config.sourceAddress })
       : connect({ host: host.ip, port: host.port, allowHalfOpen: true, noDelay: true, localAddress: cluster.config.sourceAddress });
@@ -175,6 +179,7 @@ export class TcpProxy {
       clearTimeout(connectTimer);
       clearTimeout(idle);
       cluster.stats.upstream_cx_active.value--;
+      cx.dec();
       if (!connected) {
         if (!si.hasFlag('UF')) {
           si.setFlag('UF');
