@@ -9,6 +9,7 @@ import type { ProxyServer } from '../server.js';
 import { LEVELS, level, setLevel } from '../log.js';
 import { configDump } from './config-dump.js';
 import { prometheusText } from './prometheus.js';
+import type { Host } from '../cluster/host.js';
 
 export class AdminServer {
   private server: Server | undefined;
@@ -148,6 +149,11 @@ export class AdminServer {
     for (const c of this.proxy.clusters.clusters.values()) {
       const n = c.config.name;
       out.push(`${n}::observability_name::${n}`);
+      const od = c.outlier;
+      if (od) {
+        out.push(`${n}::outlier::success_rate_average::${od.successRateAverage}`, `${n}::outlier::success_rate_ejection_threshold::${od.successRateThreshold}`);
+        out.push(`${n}::outlier::local_origin_success_rate_average::${od.localSuccessRateAverage}`, `${n}::outlier::local_origin_success_rate_ejection_threshold::${od.localSuccessRateThreshold}`);
+      }
       const cb = c.config;
       out.push(`${n}::default_priority::max_connections::${cb.pool.maxConnections}`);
       out.push(`${n}::default_priority::max_pending_requests::${cb.maxPendingRequests}`);
@@ -157,8 +163,8 @@ export class AdminServer {
       for (const h of c.hosts) {
         const p = `${n}::${h.address}::`;
         out.push(`${p}cx_active::0`, `${p}cx_total::${h.cxTotal}`, `${p}rq_active::${h.active}`, `${p}rq_error::${h.rqError}`, `${p}rq_total::${h.rqTotal}`);
-        out.push(`${p}hostname::${h.hostname}`, `${p}health_flags::${h.healthy ? 'healthy' : h.health === 'DRAINING' ? '/pending_dynamic_removal' : '/eds_health_status_failed'}`);
-        out.push(`${p}weight::${h.weight}`, `${p}region::${h.locality.split('/')[0] ?? ''}`, `${p}zone::${h.locality.split('/')[1] ?? ''}`, `${p}sub_zone::${h.locality.split('/')[2] ?? ''}`, `${p}canary::false`, `${p}priority::0`, `${p}success_rate::-1`, `${p}local_origin_success_rate::-1`);
+        out.push(`${p}hostname::${h.hostname}`, `${p}health_flags::${healthFlags(h)}`);
+        out.push(`${p}weight::${h.weight}`, `${p}region::${h.locality.split('/')[0] ?? ''}`, `${p}zone::${h.locality.split('/')[1] ?? ''}`, `${p}sub_zone::${h.locality.split('/')[2] ?? ''}`, `${p}canary::false`, `${p}priority::0`, `${p}success_rate::${h.outlier?.successRate ?? -1}`, `${p}local_origin_success_rate::${h.outlier?.localSuccessRate ?? -1}`);
       }
     }
     return out.join('\n') + '\n';
@@ -177,7 +183,7 @@ export class AdminServer {
           { name: 'rq_total', value: String(h.rqTotal) },
           { type: 'GAUGE', name: 'rq_active', value: String(h.active) },
         ],
-        health_status: { eds_health_status: h.health === 'UNKNOWN' ? 'HEALTHY' : h.health },
+        health_status: { eds_health_status: h.health === 'UNKNOWN' ? 'HEALTHY' : h.health, failed_outlier_check: h.ejected || undefined },
         weight: h.weight,
         hostname: h.hostname || undefined,
         locality: h.locality ? { region: h.locality.split('/')[0], zone: h.locality.split('/')[1], sub_zone: h.locality.split('/')[2] } : {},
@@ -203,4 +209,11 @@ export class AdminServer {
       })),
     };
   }
+}
+
+/** Envoy's /clusters health_flags: `healthy`, or every flag set (outlier ejection, then EDS status). */
+function healthFlags(h: Host): string {
+  if (h.healthy) return 'healthy';
+  const eds = h.health === 'UNKNOWN' || h.health === 'HEALTHY' ? '' : h.health === 'DRAINING' ? '/pending_dynamic_removal' : '/eds_health_status_failed';
+  return (h.ejected ? '/failed_outlier_check' : '') + eds;
 }

@@ -10,6 +10,7 @@ import type { EnvoyJson } from '../../xds/codec.js';
 import { LeastRequest, Maglev, RandomLb, RingHash, RoundRobin, type LoadBalancer } from '../lb/load-balancer.js';
 import { clusterStats, type ClusterStats, type StatsStore } from '../stats/stats.js';
 import { Host, type HealthStatus, type PoolOptions } from './host.js';
+import { OutlierDetector, readOutlierDetection, type OutlierConfig } from './outlier.js';
 import { ResourceManager, breakerStats, readCircuitBreakers, type BreakerStats, type PoolOwner, type Thresholds } from './circuit-breaker.js';
 import { SecretManager } from '../tls/secrets.js';
 import { readUpstreamTransport, type UpstreamTransport } from '../tls/transport-socket.js';
@@ -61,6 +62,8 @@ export interface ClusterConfig {
   sourceAddress?: string;
   /** transport_socket / transport_socket_matches (undefined: plaintext to every endpoint). */
   transport?: UpstreamTransport;
+  /** outlier_detection (undefined: none, and no cost). */
+  outlier?: OutlierConfig;
   /** The resource as given (for /config_dump). */
   json: EnvoyJson;
 }
@@ -157,7 +160,8 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors, secrets: Sec
   if (clc) {
     const p = clc.opt('healthy_panic_threshold');
     if (p) {
-      panicThresholdPct = p.num('value', 50);
+      // A Percent without `value` is 0 (proto3 default): xDS and proto JSON drop a zero value.
+      panicThresholdPct = p.num('value', 0);
       p.done();
     }
     const lw = clc.opt('locality_weighted_lb_config');
@@ -270,14 +274,15 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors, secrets: Sec
     ubc.done();
   }
   const transport = readUpstreamTransport(f, secrets);
-  f.unsupported('outlier_detection', 'outlier detection is not supported by spar proxy yet');
+  const odf = f.opt('outlier_detection');
+  const outlier = odf ? readOutlierDetection(odf) : undefined;
   f.unsupported('health_checks', 'active health checking is not supported by spar proxy yet');
   f.unsupported('lb_subset_config', 'subset load balancing is not supported by spar proxy yet');
   f.done();
   return {
     name, type, connectTimeoutMs, lbPolicy, makeLb, endpoints, dnsTargets, dnsRefreshMs, dnsFamily, edsServiceName: edsServiceName || name,
     panicThresholdPct, pool: { maxConnections, idleTimeoutMs, maxRequestsPerConnection, tcpKeepaliveMs }, tcpKeepaliveMs, breakers, maxPendingRequests, maxRequests, maxRetries,
-    upstreamHttp2, useDownstreamProtocol, sourceAddress, transport, json,
+    upstreamHttp2, useDownstreamProtocol, sourceAddress, transport, outlier, json,
   };
 }
 
@@ -286,6 +291,8 @@ export class Cluster implements PoolOwner {
   hosts: Host[] = [];
   readonly lb: LoadBalancer;
   readonly stats: ClusterStats;
+  /** Outlier detection (outlier.ts), when configured. */
+  readonly outlier: OutlierDetector | undefined;
   /** Circuit breaker resources per priority [DEFAULT, HIGH], and the stats they move. */
   readonly resources: readonly [ResourceManager, ResourceManager];
   readonly cb: BreakerStats;
@@ -306,6 +313,7 @@ export class Cluster implements PoolOwner {
   constructor(readonly config: ClusterConfig, stats: StatsStore) {
     this.lb = config.makeLb();
     this.stats = clusterStats(stats, config.name);
+    this.outlier = config.outlier && new OutlierDetector(config.outlier, stats, config.name, () => this.healthChanged());
     this.resources = [new ResourceManager(stats, config.name, 0, config.breakers[0]), new ResourceManager(stats, config.name, 1, config.breakers[1])];
     this.cb = breakerStats(stats, config.name);
     this.warm = config.type !== 'EDS';
@@ -333,11 +341,18 @@ export class Cluster implements PoolOwner {
     });
     for (const h of old.values()) h.drain();
     this.hosts = next;
+    this.outlier?.setHosts(next);
     this.lb.update(next, this.config.panicThresholdPct);
     this.stats.membership_total.value = next.length;
     this.stats.membership_healthy.value = next.filter((h) => h.healthy).length;
     this.warm = true;
     this.lastUpdated = new Date();
+  }
+
+  /** A host was ejected or returned: rebalance (panic mode counts ejected hosts as unhealthy). */
+  private healthChanged(): void {
+    this.lb.update(this.hosts, this.config.panicThresholdPct);
+    this.stats.membership_healthy.value = this.hosts.filter((h) => h.healthy).length;
   }
 
   private async resolve(): Promise<void> {
@@ -364,6 +379,7 @@ export class Cluster implements PoolOwner {
   /** Stops DNS refresh and closes idle pooled connections. */
   close(): void {
     this.closed = true;
+    this.outlier?.close();
     if (this.dnsTimer) clearTimeout(this.dnsTimer);
     for (const h of this.hosts) h.drain();
   }

@@ -4,6 +4,7 @@
  */
 import type { Agent } from 'node:http';
 import { joinHostPort } from '../stream-info.js';
+import type { HostOutlier } from './outlier.js';
 import { Http1Pool, REQUESTS } from './http1-pool.js';
 import { ResourceManager, breakerStats, DEFAULT_THRESHOLDS, type PoolOwner, type Priority } from './circuit-breaker.js';
 import { StatsStore, clusterStats, type ClusterStats } from '../stats/stats.js';
@@ -25,6 +26,10 @@ export class Host {
   cxTotal = 0;
   /** The endpoint's hostname (DNS clusters: the name resolved), for auto_host_rewrite. */
   hostname = '';
+  /** Outlier detection's counters for this host (only when the cluster has outlier_detection). */
+  outlier: HostOutlier | undefined;
+  /** Ejected by outlier detection (/failed_outlier_check): unhealthy for load balancing. */
+  ejected = false;
   /** The endpoint's TLS transport socket (transport_socket / transport_socket_matches); undefined: plaintext. */
   tls: TlsContext | undefined;
   private pools: [Http1Pool | undefined, Http1Pool | undefined] = [undefined, undefined];
@@ -43,7 +48,7 @@ export class Host {
   }
 
   get healthy(): boolean {
-    return this.health === 'UNKNOWN' || this.health === 'HEALTHY';
+    return (this.health === 'UNKNOWN' || this.health === 'HEALTHY') && !this.ejected;
   }
 
   /** The HTTP/1.1 pool of a priority, created on first use (a host never used costs no sockets). */

@@ -325,6 +325,7 @@ class UpstreamRouter implements PoolWaiter {
     up.destroy();
     host.rqError++;
     if (this.finished) return;
+    if (f.kind !== 'overflow' && up === this.attempt) host.outlier?.localOriginFailure(f.kind);
     const p = this.a.retry;
     if (p && this.shouldRetry(p, f)) return this.retry();
     const s = this.s;
@@ -380,6 +381,7 @@ class UpstreamRouter implements PoolWaiter {
   private onResponse(up: ClientRequest, upRes: IncomingMessage, host: Host): void {
     const s = this.s;
     const status = upRes.statusCode ?? 502;
+    host.outlier?.result(status);
     const p = this.a.retry;
     if (p && this.shouldRetry(p, { status })) {
       clearTimeout(this.perTryTimer);
@@ -470,6 +472,7 @@ class UpstreamRouter implements PoolWaiter {
 
   private onTimeout(perTry: boolean): void {
     if (this.finished) return;
+    if (this.attempt && !this.responseStarted) this.attemptHost?.outlier?.localOriginFailure('timeout');
     const s = this.s;
     this.cluster.stats.upstream_rq_timeout.value++;
     const up = this.attempt;
