@@ -10,6 +10,7 @@ import type { Host } from './host.js';
 import { Acquire } from './http1-pool.js';
 import type { BreakerStats, ResourceManager } from './circuit-breaker.js';
 import type { ClusterStats } from '../stats/stats.js';
+import { connectTls } from '../tls/upstream.js';
 
 /** What the HTTP/2 pool counts in: the cluster's stats. */
 export interface H2Owner {
@@ -30,7 +31,8 @@ function session(host: Host, connectTimeoutMs: number, onNewConnection: () => vo
     owner.cb.upstream_cx_active.value++;
   }
   const authority = host.ip.includes(':') ? `http://[${host.ip}]:${host.port}` : `http://${host.ip}:${host.port}`;
-  const s = connect(authority, { settings: { enablePush: false } });
+  const tls = host.tls;
+  const s = connect(authority, { settings: { enablePush: false }, createConnection: tls ? () => connectTls(tls, { host: host.ip, port: host.port, alpn: ['h2'] }) : undefined });
   const t = setTimeout(() => {
     if (!s.connecting) return;
     const e = Object.assign(new Error('connection timeout'), { code: 'SPAR_CONNECT_TIMEOUT' });

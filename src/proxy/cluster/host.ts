@@ -56,7 +56,7 @@ export class Host {
     let p = this.pools[priority];
     if (!p) {
       const o = this.owner ?? standaloneOwner();
-      p = this.pools[priority] = new Http1Pool(this.pool, o.resources[priority], o.cb, o.stats);
+      p = this.pools[priority] = new Http1Pool(this.pool, o.resources[priority], o.cb, o.stats, this.tls ? tlsConnector(this.tls) : undefined);
     }
     return p;
   }
