@@ -1,19 +1,28 @@
 /**
- * Route hash_policy (for RING_HASH / MAGLEV clusters): header, cookie (existing only), connection
- * properties (source_ip), query_parameter. Policies are tried in order; `terminal` stops at the first
- * that produced a hash; several hashes are combined, as Envoy does.
+ * Route hash_policy (for RING_HASH / MAGLEV clusters): header, cookie, connection properties
+ * (source_ip), query_parameter. Policies are tried in order; `terminal` stops at the first that
+ * produced a hash; several hashes are combined, as Envoy does. A cookie policy with a `ttl`
+ * generates the cookie when the request has none (Istio's consistentHash.httpCookie): the value is
+ * a hash of the connection's addresses (the same for every request on a connection), the balancer
+ * hashes that value, and the router sends it back in Set-Cookie (name="value"; Max-Age; Path; HttpOnly).
  */
 import { Fields } from '../config/fields.js';
 import { getHeader, headerName, type Headers } from '../http/headers.js';
 import { hashString } from '../lb/load-balancer.js';
 
-export type HashPolicy = (h: Headers, sourceIp: string, query: string) => number | undefined;
+/** The request's connection, for generated cookies; `setCookie` receives the header value to send back. */
+export interface HashContext {
+  connection: string;
+  setCookie?: string;
+}
+
+export type HashPolicy = (h: Headers, sourceIp: string, query: string, ctx?: HashContext) => number | undefined;
 
 export function compileHashPolicies(list: Fields[]): HashPolicy {
-  const parts: { fn: (h: Headers, ip: string, q: string) => string | undefined; terminal: boolean }[] = [];
+  const parts: { fn: (h: Headers, ip: string, q: string, ctx?: HashContext) => string | undefined; terminal: boolean }[] = [];
   for (const p of list) {
     const terminal = p.bool('terminal');
-    let fn: ((h: Headers, ip: string, q: string) => string | undefined) | undefined;
+    let fn: ((h: Headers, ip: string, q: string, ctx?: HashContext) => string | undefined) | undefined;
     const hdr = p.opt('header');
     if (hdr) {
       const name = headerName(hdr.str('header_name'));
@@ -24,12 +33,31 @@ export function compileHashPolicies(list: Fields[]): HashPolicy {
     const ck = p.opt('cookie');
     if (ck) {
       const name = ck.str('name');
-      if (ck.has('ttl')) ck.error('ttl', 'generated hash cookies are not supported by spar proxy yet');
-      ck.ignore('path');
-      ck.unsupported('attributes');
+      const ttl = ck.has('ttl') ? ck.durationMs('ttl', 0) : undefined;
+      const path = ck.str('path');
+      const attrs = ck.list('attributes').map((a) => {
+        const n = a.str('name'), v = a.str('value');
+        a.done();
+        return v ? `${n}=${v}` : n;
+      });
       ck.done();
       const re = new RegExp(`(?:^|;\\s*)${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=([^;]*)`);
-      fn = (h) => re.exec(getHeader(h, 'cookie') ?? '')?.[1];
+      const read = (h: Headers) => {
+        const v = re.exec(getHeader(h, 'cookie') ?? '')?.[1];
+        // A quoted cookie value counts without its quotes (as Envoy parses it).
+        return v !== undefined && v.length >= 2 && v[0] === '"' && v[v.length - 1] === '"' ? v.slice(1, -1) : v;
+      };
+      if (ttl === undefined) fn = read;
+      else {
+        const suffix = `${ttl > 0 ? `; Max-Age=${Math.floor(ttl / 1000)}` : ''}${path ? `; Path=${path}` : ''}${attrs.map((a) => `; ${a}`).join('')}; HttpOnly`;
+        fn = (h, _ip, _q, ctx) => {
+          const v = read(h);
+          if (v !== undefined || !ctx) return v;
+          const value = hashString(ctx.connection).toString(16).padStart(8, '0') + hashString(`${ctx.connection}|spar`).toString(16).padStart(8, '0');
+          ctx.setCookie = `${name}="${value}"${suffix}`;
+          return value;
+        };
+      }
     }
     const cp = p.opt('connection_properties');
     if (cp) {
@@ -48,10 +76,10 @@ export function compileHashPolicies(list: Fields[]): HashPolicy {
     if (fn) parts.push({ fn, terminal });
     else p.error('', 'one of header, cookie, connection_properties, query_parameter is required');
   }
-  return (h, ip, q) => {
+  return (h, ip, q, ctx) => {
     let hash: number | undefined;
     for (const part of parts) {
-      const v = part.fn(h, ip, q);
+      const v = part.fn(h, ip, q, ctx);
       if (v === undefined) continue;
       const x = hashString(v);
       hash = hash === undefined ? x : (((hash << 1) | (hash >>> 31)) ^ x) >>> 0;
