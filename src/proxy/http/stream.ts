@@ -22,6 +22,7 @@ import { getHeader, type Headers } from './headers.js';
 import type { LocalReplySpec } from './local-reply.js';
 import { LocalReply } from './local-reply.js';
 import { normalizePath } from './path.js';
+import { longestMatch } from '../listener/cidr.js';
 import { runtime } from '../runtime.js';
 import type { DownstreamTlsInfo } from '../tls/connection-info.js';
 
@@ -80,11 +81,10 @@ function isLoopback(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1' || ip.startsWith('::ffff:127.');
 }
 
-const INTERNAL_V4 = /^(10\.|127\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/;
-function isInternal(ip: string): boolean {
-  if (ip.startsWith('::ffff:')) ip = ip.slice(7);
-  return INTERNAL_V4.test(ip) || ip === '::1' || /^f[cd]/i.test(ip);
-}
+/** Removed from requests that are not internal (Envoy's cleanInternalHeaders). */
+const EXTERNAL_STRIPPED = ['x-envoy-retry-on', 'x-envoy-retry-grpc-on', 'x-envoy-max-retries', 'x-envoy-upstream-alt-stat-name', 'x-envoy-upstream-rq-timeout-ms',
+  'x-envoy-upstream-rq-per-try-timeout-ms', 'x-envoy-upstream-rq-timeout-alt-response', 'x-envoy-expected-rq-timeout-ms', 'x-envoy-force-trace', 'x-envoy-ip-tags',
+  'x-envoy-original-url', 'x-envoy-hedge-on-per-try-timeout'];
 
 export class HttpStream {
   readonly si = new StreamInfo();
@@ -145,7 +145,7 @@ export class HttpStream {
     }
 
     // x-forwarded-for / x-forwarded-proto / x-envoy-internal, as the connection manager does.
-    let internal = false;
+    let internal: boolean;
     if (cfg.useRemoteAddress) {
       const ip = isLoopback(this.conn.remoteIp) ? localHostAddress() : this.conn.remoteIp;
       if (!cfg.skipXffAppend) {
@@ -153,11 +153,24 @@ export class HttpStream {
         h['x-forwarded-for'] = xff ? `${xff},${ip}` : ip;
       }
       h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
-      internal = isInternal(ip);
-      if (internal) h['x-envoy-internal'] = 'true';
-      else delete h['x-envoy-internal'];
-    } else if (h['x-forwarded-proto'] === undefined) {
-      h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
+      internal = cfg.internalRanges.length > 0 && longestMatch(cfg.internalRanges, ip) >= 0;
+    } else {
+      if (h['x-forwarded-proto'] === undefined) h['x-forwarded-proto'] = this.conn.tls ? 'https' : 'http';
+      // Without use_remote_address, a request is internal only when XFF holds one internal address.
+      const xff = getHeader(h, 'x-forwarded-for');
+      internal = cfg.internalRanges.length > 0 && xff !== undefined && !xff.includes(',') && longestMatch(cfg.internalRanges, xff.trim()) >= 0;
+    }
+    if (internal) h['x-envoy-internal'] = 'true';
+    else {
+      delete h['x-envoy-internal'];
+      // The control headers only an internal caller may send (Envoy strips them from external requests).
+      for (const n of EXTERNAL_STRIPPED) if (h[n] !== undefined) delete h[n];
+      if (cfg.useRemoteAddress) {
+        // An edge request (from outside, to the first proxy) also loses these.
+        delete h['x-envoy-decorator-operation'];
+        delete h['x-envoy-downstream-service-cluster'];
+        delete h['x-envoy-downstream-service-node'];
+      }
     }
     if (cfg.generateRequestId && (h['x-request-id'] === undefined || (cfg.useRemoteAddress && !cfg.preserveExternalRequestId && !internal))) {
       h['x-request-id'] = randomUUID();

@@ -14,17 +14,20 @@ import type { HttpStream } from '../http/stream.js';
 import { HOP_BY_HOP, getHeader, type Headers } from '../http/headers.js';
 import { LocalReply, resetBeforeHeaders } from '../http/local-reply.js';
 import type { RouteAction, WeightedCluster } from './route-table.js';
-import type { RetryPolicy } from './retry-policy.js';
+import type { HashContext } from './hash-policy.js';
+import { applyRetryOn, emptyRetryPolicy, retriesAnything, type RetryPolicy } from './retry-policy.js';
 import { mirror } from './mirror.js';
 import { H2Request, h2Acquire, h2Headers } from '../cluster/h2-pool.js';
 import { Acquire, type Http1Pool, type PoolWaiter } from '../cluster/http1-pool.js';
 import type { ResourceManager } from '../cluster/circuit-breaker.js';
 import { tlsHandshakeFailure } from '../tls/upstream.js';
 
+const TIMEOUT_ALT = { ...LocalReply.timeout, status: 204, body: '' };
+
 /** Request bodies larger than this are streamed without retry (Envoy: per-request buffer limit). */
 const RETRY_BUFFER_LIMIT = 1 << 20;
 
-type Failure = { kind: 'connect' | 'timeout' | 'reset' | 'overflow'; reason: string; transport: string; flag?: 'UR' };
+type Failure = { kind: 'connect' | 'timeout' | 'reset' | 'overflow'; reason: string; transport: string; flag?: 'UR'; refused?: boolean };
 
 function pickWeighted(w: NonNullable<RouteAction['weighted']>): WeightedCluster {
   let r = Math.floor(Math.random() * w.total);
@@ -96,6 +99,8 @@ class UpstreamRouter implements PoolWaiter {
   private finished = false;
   private attemptStart = 0n;
   private readonly hash: number | undefined;
+  /** A generated hash-policy cookie to send back (Set-Cookie). */
+  private readonly setCookie: string | undefined;
   private readonly startHr = process.hrtime.bigint();
   /** Whether the current attempt's request bytes were written out (reset-before-request). */
   private requestSent = false;
@@ -108,12 +113,30 @@ class UpstreamRouter implements PoolWaiter {
 
   constructor(private readonly s: HttpStream, private readonly a: RouteAction, private readonly cluster: Cluster, private readonly wc: WeightedCluster | undefined) {
     this.rm = cluster.resources[a.priority ?? 0];
-    this.retryable = !!a.retry && a.retry.numRetries > 0;
-    if (this.retryable) this.body = [];
-    this.hash = a.hash ? a.hash(s.headers, s.conn.remoteIp, s.query) : undefined;
-    this.timeoutMs = routeTimeout(a, s.headers);
+    this.retry = retryPolicyFor(a.retry, s.headers);
+    this.retryable = !!this.retry;
+    // The body is held for replay only when a retry can happen.
+    if (this.retry && this.retry.numRetries > 0) this.body = [];
+    if (a.hash) {
+      const ctx: HashContext = { connection: `${s.conn.remote}|${s.conn.local}` };
+      this.hash = a.hash(s.headers, s.conn.remoteIp, s.query, ctx);
+      this.setCookie = ctx.setCookie;
+    }
+    const h = s.headers;
+    this.timeoutMs = headerMs(h, 'x-envoy-upstream-rq-timeout-ms') ?? routeTimeout(a, h);
+    this.perTryMs = headerMs(h, 'x-envoy-upstream-rq-per-try-timeout-ms') ?? this.retry?.perTryTimeoutMs ?? 0;
+    if (h['x-envoy-upstream-rq-timeout-alt-response'] !== undefined) {
+      delete h['x-envoy-upstream-rq-timeout-alt-response'];
+      this.timeoutAlt = true;
+    }
   }
   private readonly timeoutMs: number;
+  /** per_try_timeout (or x-envoy-upstream-rq-per-try-timeout-ms), 0 = none. */
+  private readonly perTryMs: number;
+  /** x-envoy-upstream-rq-timeout-alt-response: a route timeout answers 204, not 504. */
+  private timeoutAlt = false;
+  /** The route's retry policy, or the one x-envoy-retry-on / -grpc-on / -max-retries made for this request. */
+  private readonly retry: RetryPolicy | undefined;
 
   start(): void {
     const s = this.s;
@@ -158,7 +181,7 @@ class UpstreamRouter implements PoolWaiter {
       const od = this.s.conn.originalDst;
       return od ? c.originalDstHost(od.ip, od.port) : undefined;
     }
-    return c.lb.choose(this.hash !== undefined || this.tried ? { hash: this.hash, avoid: this.a.retry?.previousHosts ? this.tried : undefined } : undefined);
+    return c.lb.choose(this.hash !== undefined || this.tried ? { hash: this.hash, avoid: this.retry?.previousHosts ? this.tried : undefined } : undefined);
   }
 
   /** One attempt. */
@@ -229,7 +252,7 @@ class UpstreamRouter implements PoolWaiter {
     if (this.timeoutMs > 0 && !s.cfg.suppressEnvoyHeaders) {
       // The time left of the route timeout (Envoy recomputes it for every attempt).
       const left = this.attempts > 1 ? Math.max(1, this.timeoutMs - Math.ceil(Number(process.hrtime.bigint() - this.startHr) / 1e6)) : this.timeoutMs;
-      s.headers['x-envoy-expected-rq-timeout-ms'] = String(a.retry?.perTryTimeoutMs ? Math.min(a.retry.perTryTimeoutMs, left) : left);
+      s.headers['x-envoy-expected-rq-timeout-ms'] = String(this.perTryMs ? Math.min(this.perTryMs, left) : left);
     }
     const out = upstreamHeaders(s.headers, s.req.headers['transfer-encoding'] !== undefined || s.req.httpVersionMajor === 2);
     host.active++;
@@ -263,7 +286,8 @@ class UpstreamRouter implements PoolWaiter {
     up.once('finish', () => (this.requestSent = true));
     let failed = false;
     const fail = (f: Failure) => {
-      if (failed) return;
+      // An attempt the router already gave up on (timeout, retry, downstream reset) reports nothing.
+      if (failed || this.attempt !== up) return;
       failed = true;
       host.active--;
       this.onAttemptFailure(up, host, f);
@@ -287,7 +311,8 @@ class UpstreamRouter implements PoolWaiter {
         this.cluster.stats.upstream_cx_connect_timeout.value++;
         fail({ kind: 'connect', reason: 'connection timeout', transport: '' });
       } else if (err.code === 'ERR_HTTP2_STREAM_ERROR' || err.code === 'ERR_HTTP2_STREAM_CANCEL') {
-        fail({ kind: 'reset', reason: 'remote reset', transport: '', flag: 'UR' });
+        const refused = /REFUSED_STREAM/.test(err.message);
+        fail({ kind: 'reset', reason: refused ? 'remote refused stream reset' : 'remote reset', transport: '', flag: 'UR', refused });
       } else if (err.code === 'ECONNREFUSED' || err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'EADDRNOTAVAIL') {
         this.cluster.stats.upstream_cx_connect_fail.value++;
         const text = err.code === 'ECONNREFUSED' ? 'Connection refused' : err.code === 'EHOSTUNREACH' ? 'No route to host' : 'Network is unreachable';
@@ -295,21 +320,14 @@ class UpstreamRouter implements PoolWaiter {
       } else if (!h2 && tlsHandshakeFailure(up.socket, err) !== undefined) {
         this.cluster.stats.upstream_cx_connect_fail.value++;
         fail({ kind: 'connect', reason: 'remote connection failure', transport: tlsHandshakeFailure(up.socket, err)! });
-      } else if (up.reusedSocket && !this.responseStarted && err.code === 'ECONNRESET' && !failed) {
-        // A pooled keep-alive connection the upstream had just closed: Envoy never sees this race
-        // as a failure of the request; send again on a fresh connection.
-        failed = true;
-        host.active--;
-        this.attempts--;
-        this.send();
       } else fail({ kind: 'reset', reason: 'connection termination', transport: '' });
     });
     up.on('response', (upRes: IncomingMessage) => {
       failed = true; // from here on, errors are handled by the response path
       this.onResponse(up, upRes, host);
     });
-    if (a.retry?.perTryTimeoutMs) {
-      this.perTryTimer = setTimeout(() => this.onTimeout(true), a.retry.perTryTimeoutMs);
+    if (this.perTryMs) {
+      this.perTryTimer = setTimeout(() => this.onTimeout(true), this.perTryMs);
     }
     // Replay the held body (retries) and end the request when the downstream is complete.
     if (this.body) for (const c of this.body) up.write(c);
@@ -326,8 +344,8 @@ class UpstreamRouter implements PoolWaiter {
     host.rqError++;
     if (this.finished) return;
     if (f.kind !== 'overflow' && up === this.attempt) host.outlier?.localOriginFailure(f.kind);
-    const p = this.a.retry;
-    if (p && this.shouldRetry(p, f)) return this.retry();
+    const p = this.retry;
+    if (p && this.shouldRetry(p, f)) return this.doRetry();
     const s = this.s;
     if (this.responseStarted) {
       s.si.setFlag('UC');
@@ -335,7 +353,6 @@ class UpstreamRouter implements PoolWaiter {
       s.resetDownstream();
       return;
     }
-    if (p && this.attempts > p.numRetries && this.retryable && this.retriableFailure(p, f)) s.si.setFlag('URX');
     if (f.kind === 'connect') s.si.setFlag('UF');
     else s.si.setFlag(f.flag ?? 'UC');
     s.si.upstreamTransportFailureReason = f.transport;
@@ -343,36 +360,65 @@ class UpstreamRouter implements PoolWaiter {
     s.localReply({ status: 503, body: resetBeforeHeaders(f.reason, '', this.attempts > 1), details: `upstream_reset_before_response_started{${f.reason.replace(/ /g, '_')}}` }, true);
   }
 
-  private shouldRetry(p: RetryPolicy, f: Failure | { status: number }): boolean {
-    if (!this.retryable || this.responseStarted || this.attempts > p.numRetries) return false;
-    if (this.cluster.retriesActive >= this.cluster.config.maxRetries) return false;
+  /**
+   * Envoy's retry decision: a failure retry_on does not cover is final; one it covers is retried
+   * unless the retries are used up (flag URX) or the cluster's max_retries circuit breaker is open
+   * (flag UO, upstream_rq_retry_overflow). The retry resource is held from one decision to the next.
+   */
+  private shouldRetry(p: RetryPolicy, f: Failure | { status: number; grpc: unknown }): boolean {
+    this.releaseRetryResource();
+    if (!this.retryable || this.responseStarted || !this.retriableFailure(p, f)) return false;
+    if (this.attempts > p.numRetries) {
+      this.s.si.setFlag('URX');
+      return false;
+    }
     if (!this.body) return false;
-    return this.retriableFailure(p, f);
+    const r = this.rm.retries;
+    if (!r.canCreate()) {
+      this.cluster.cb.upstream_rq_retry_overflow.value++;
+      this.s.si.setFlag('UO');
+      return false;
+    }
+    r.inc();
+    this.holdsRetry = true;
+    return true;
+  }
+
+  private holdsRetry = false;
+  private releaseRetryResource(): void {
+    if (!this.holdsRetry) return;
+    this.holdsRetry = false;
+    this.rm.retries.dec();
   }
 
   /** Whether retry_on covers this failure (regardless of how many retries are left). */
-  private retriableFailure(p: RetryPolicy, f: Failure | { status: number }): boolean {
+  private retriableFailure(p: RetryPolicy, f: Failure | { status: number; grpc: unknown }): boolean {
     if ('status' in f) {
       const st = f.status;
-      return (p.on5xx && st >= 500) || (p.onGatewayError && st >= 502 && st <= 504) || (p.onRetriable4xx && st === 409) ||
-        (p.onRetriableStatusCodes && p.retriableStatusCodes.has(st));
+      if ((p.on5xx && st >= 500) || (p.onGatewayError && st >= 502 && st <= 504) || (p.onRetriable4xx && st === 409) ||
+        (p.onRetriableStatusCodes && p.retriableStatusCodes.has(st))) return true;
+      // gRPC: the grpc-status of a trailers-only answer.
+      if (p.grpcOn !== 0 && typeof f.grpc === 'string' && f.grpc.length <= 2) {
+        const code = Number(f.grpc);
+        return code < 31 && (p.grpcOn & (1 << code)) !== 0;
+      }
+      return false;
     }
-    if (f.kind === 'connect') return p.onConnectFailure || p.on5xx || p.onGatewayError || p.onReset || p.onResetBeforeRequest;
-    if (f.kind === 'reset') return p.onReset || p.on5xx || p.onGatewayError || (p.onResetBeforeRequest && !this.requestSent);
-    if (f.kind === 'timeout') return p.on5xx || p.onGatewayError;
-    return false;
+    // Connect failures, resets and per-try timeouts (Envoy's rules for a reset stream).
+    if (f.kind === 'connect' && p.onConnectFailure) return true;
+    if (p.onResetBeforeRequest && (f.kind === 'connect' || !this.requestSent)) return true;
+    if (p.onReset || p.on5xx || p.onGatewayError) return true;
+    return !!f.refused && p.onRefusedStream;
   }
 
-  private retry(): void {
-    const p = this.a.retry!;
+  private doRetry(): void {
+    const p = this.retry!;
     this.cluster.stats.upstream_rq_retry.value++;
     if (p.previousHosts && this.attemptHost) (this.tried ??= []).push(this.attemptHost);
     this.attempt = undefined;
-    this.cluster.retriesActive++;
     const n = this.attempts;
     const delay = Math.random() * Math.min(p.maxIntervalMs, p.baseIntervalMs * 2 ** (n - 1));
     setTimeout(() => {
-      this.cluster.retriesActive--;
       if (this.finished || this.s.done) return;
       this.send();
     }, delay);
@@ -382,14 +428,13 @@ class UpstreamRouter implements PoolWaiter {
     const s = this.s;
     const status = upRes.statusCode ?? 502;
     host.outlier?.result(status);
-    const p = this.a.retry;
-    if (p && this.shouldRetry(p, { status })) {
+    const p = this.retry;
+    if (p && this.shouldRetry(p, { status, grpc: upRes.headers['grpc-status'] })) {
       clearTimeout(this.perTryTimer);
       host.active--;
       upRes.resume();
-      return this.retry();
+      return this.doRetry();
     }
-    if (p && this.retryable && this.attempts > p.numRetries && this.retriableFailure(p, { status })) s.si.setFlag('URX');
     clearTimeout(this.perTryTimer);
     this.responseStarted = true;
     const si = s.si;
@@ -405,6 +450,10 @@ class UpstreamRouter implements PoolWaiter {
     s.finalizeResponseHeaders(rh);
     this.wc?.responseMutation.apply(rh, si);
     s.route!.responseMutation.apply(rh, si);
+    if (this.setCookie) {
+      const prev = rh['set-cookie'];
+      rh['set-cookie'] = prev === undefined ? this.setCookie : [...(Array.isArray(prev) ? prev : [prev]), this.setCookie];
+    }
     for (const f of s.cfg.filters) f.onResponseHeaders?.(status, rh, si);
     si.responseCode = status;
     si.responseHeaders = rh;
@@ -476,14 +525,15 @@ class UpstreamRouter implements PoolWaiter {
     const s = this.s;
     this.cluster.stats.upstream_rq_timeout.value++;
     const up = this.attempt;
+    this.attempt = undefined;
     if (perTry && !this.responseStarted) {
       const host = this.attemptHost!;
       host.active--;
       up?.removeAllListeners('response');
       up?.on('error', () => {});
       up?.destroy();
-      const p = this.a.retry;
-      if (p && this.shouldRetry(p, { kind: 'timeout', reason: 'timeout', transport: '' })) return this.retry();
+      const p = this.retry;
+      if (p && this.shouldRetry(p, { kind: 'timeout', reason: 'timeout', transport: '' })) return this.doRetry();
     } else {
       up?.on('error', () => {});
       up?.destroy();
@@ -492,12 +542,13 @@ class UpstreamRouter implements PoolWaiter {
     s.si.setFlag('UT');
     this.release();
     if (this.responseStarted) s.resetDownstream();
-    else s.localReply(LocalReply.timeout, true);
+    else s.localReply(this.timeoutAlt ? TIMEOUT_ALT : LocalReply.timeout, true);
   }
 
   private onDownstreamReset(): void {
     if (this.finished) return;
     const up = this.attempt;
+    this.attempt = undefined;
     if (up) {
       up.on('error', () => {});
       up.destroy();
@@ -513,11 +564,38 @@ class UpstreamRouter implements PoolWaiter {
       this.queuedIn.cancel(this);
       this.queuedIn = this.queuedHost = undefined;
     }
+    this.releaseRetryResource();
     clearTimeout(this.globalTimer);
     clearTimeout(this.perTryTimer);
     this.cluster.active--;
     this.cluster.stats.upstream_rq_active.value--;
   }
+}
+
+/**
+ * The retry policy for one request: the route's, changed by x-envoy-retry-on, x-envoy-retry-grpc-on
+ * (conditions added) and x-envoy-max-retries (num_retries replaced), which only reach here from
+ * internal callers (the connection manager strips them from external requests). Without any of
+ * these headers the route's compiled policy is used as is (no allocation).
+ */
+function retryPolicyFor(route: RetryPolicy | undefined, h: Headers): RetryPolicy | undefined {
+  const on = h['x-envoy-retry-on'], grpcOn = h['x-envoy-retry-grpc-on'], max = h['x-envoy-max-retries'];
+  if (on === undefined && grpcOn === undefined && max === undefined) return route;
+  const p: RetryPolicy = route ? { ...route } : emptyRetryPolicy();
+  for (const v of [on, grpcOn]) if (typeof v === 'string') applyRetryOn(p, v.split(',').map((x) => x.trim()));
+  if (typeof max === 'string' && /^\d{1,9}$/.test(max)) p.numRetries = Number(max);
+  delete h['x-envoy-retry-on'];
+  delete h['x-envoy-retry-grpc-on'];
+  delete h['x-envoy-max-retries'];
+  return route || retriesAnything(p) ? p : undefined;
+}
+
+/** A whole number of milliseconds from a header (Envoy's x-envoy-upstream-rq-*-timeout-ms), or undefined. */
+function headerMs(h: Headers, name: string): number | undefined {
+  const v = h[name];
+  if (v === undefined) return undefined;
+  delete h[name];
+  return typeof v === 'string' && /^\d{1,12}$/.test(v) ? Number(v) : undefined;
 }
 
 const GRPC_UNITS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };

@@ -8,6 +8,7 @@ import { compileAccessLogs, type AccessLogger } from '../../../access-log/access
 import { compileRouteConfig, type RouteTable } from '../../../router/route-table.js';
 import { lookupHttpFilter, lookupHttpFilterByName, ROUTER_TYPE, type FilterContext, type HttpFilter } from '../../http/registry.js';
 import '../../http/index.js';
+import { readCidr, type Cidr } from '../../../listener/cidr.js';
 
 export const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
@@ -22,6 +23,11 @@ export interface HcmConfig {
   serverName: string;
   serverHeader: 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
   useRemoteAddress: boolean;
+  /**
+   * internal_address_config.cidr_ranges: the peers whose requests are internal (x-envoy-internal set,
+   * x-envoy-* control headers honoured). Envoy 1.40's default is none: every request is external.
+   */
+  internalRanges: Cidr[];
   xffNumTrustedHops: number;
   skipXffAppend: boolean;
   generateRequestId: boolean;
@@ -57,6 +63,7 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
     serverName: tc.str('server_name', 'envoy'),
     serverHeader: tc.enumOf('server_header_transformation', ['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'] as const, 'OVERWRITE'),
     useRemoteAddress: tc.bool('use_remote_address'),
+    internalRanges: [],
     xffNumTrustedHops: tc.num('xff_num_trusted_hops'),
     skipXffAppend: tc.bool('skip_xff_append'),
     generateRequestId: tc.bool('generate_request_id', true),
@@ -180,10 +187,14 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
   }
   const path = tc.enumOf('path_with_escaped_slashes_action', ['IMPLEMENTATION_SPECIFIC_DEFAULT', 'KEEP_UNCHANGED'] as const, 'IMPLEMENTATION_SPECIFIC_DEFAULT');
   void path;
+  const internal = c.internalRanges;
   const iac = tc.opt('internal_address_config');
   if (iac) {
     iac.bool('unix_sockets');
-    iac.unsupportedIfSet('cidr_ranges', 'not supported by spar proxy yet');
+    for (const r of iac.list('cidr_ranges')) {
+      const c = readCidr(r);
+      if (c) internal.push(c);
+    }
     iac.done();
   }
   const scc = tc.opt('set_current_client_cert_details');
