@@ -78,6 +78,8 @@ function routes(): Json[] {
     r('/h2-5xx', to('h2', { retry_on: '5xx', num_retries: 2 })),
     r('/h2-none', to('h2')),
     r('/overflow', to('tight', { retry_on: '5xx', num_retries: 2 })),
+    // Istio's default retry policy for a VirtualService route without one.
+    r('/istio-default', to('up', { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: 2 })),
     r('/alt', to('up', undefined, { timeout: '0.3s' })),
   ];
 }
@@ -420,4 +422,46 @@ test('spar proxy and Envoy 1.40 agree on retries, timeouts and faults', { timeou
   }
   process.stderr.write(`resilience: ${all.length} retry/timeout/fault cases, ${agreed} agree, ${Object.keys(KNOWN).length} known differences, ${diffs.length} unexplained\n`);
   assert.equal(diffs.length, 0, diffs.join('\n'));
+});
+
+/**
+ * Under load, every request gets exactly one answer and reaches the upstream exactly as often as its
+ * policy allows: a 503 under Istio's default policy (no 5xx in retry_on) is never sent twice, even
+ * for a POST; under `5xx, num_retries 2` a request failing once is sent twice, one failing always
+ * three times. Counted at the upstream, for both proxies.
+ */
+test('no request is lost or duplicated by retries under load (counted at the upstream)', { timeout: 120_000 }, async () => {
+  const plans = [
+    { path: '/istio-default', script: '503', attempts: 1, status: 503, method: 'POST' },
+    { path: '/istio-default', script: 'ok', attempts: 1, status: 200, method: 'POST' },
+    { path: '/5xx', script: '503,ok', attempts: 2, status: 200, method: 'POST' },
+    { path: '/5xx', script: '503,503,503', attempts: 3, status: 503, method: 'GET' },
+    { path: '/none', script: 'reset', attempts: 1, status: 503, method: 'POST' },
+  ];
+  const N = 300;
+  for (const kind of ['envoy', 'spar'] as ProxyKind[]) {
+    const p = proxies.get(kind)!;
+    const answers = new Map<string, number>();
+    const bad: string[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      for (let i = next++; i < N; i = next++) {
+        const plan = plans[i % plans.length];
+        const key = `${kind}:load:${i}`;
+        const r = await send(p.ports.main, { method: plan.method, path: plan.path, body: plan.method === 'POST' ? `body ${i}` : undefined, headers: { host: 'load.test', 'x-key': key, 'x-script': plan.script } });
+        answers.set(key, (answers.get(key) ?? 0) + 1);
+        if (r.status !== plan.status) bad.push(`${key} ${plan.path} ${plan.script}: status ${r.status}, want ${plan.status}`);
+      }
+    }));
+    for (let i = 0; i < N; i++) {
+      const plan = plans[i % plans.length];
+      const key = `${kind}:load:${i}`;
+      const seen = ups.up.seen.get(key)?.length ?? 0;
+      if (seen !== plan.attempts) bad.push(`${key} ${plan.path} ${plan.script}: upstream saw ${seen}, want ${plan.attempts}`);
+      if (answers.get(key) !== 1) bad.push(`${key}: ${answers.get(key) ?? 0} answers`);
+    }
+    const total = [...ups.up.seen.keys()].filter((k) => k.startsWith(`${kind}:load:`)).reduce((n, k) => n + ups.up.seen.get(k)!.length, 0);
+    process.stderr.write(`load (${kind}): ${N} requests, ${total} upstream attempts (policy allows exactly ${plans.reduce((n, pl, j) => n + pl.attempts * Math.ceil((N - j) / plans.length), 0)}), ${bad.length} discrepancies\n`);
+    assert.deepEqual(bad, [], `${kind}: ${bad.slice(0, 10).join('\n')}`);
+  }
 });
