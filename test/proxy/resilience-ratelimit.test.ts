@@ -19,9 +19,12 @@ import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type Json, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream, type Echo } from './helpers/upstreams.js';
 import { send, type Reply } from './helpers/client.js';
+import { RlsServer, type RlsRequest } from './helpers/rls-server.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const LRL = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
+const RL = 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimit';
+const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
 const KINDS: ProxyKind[] = ['envoy', 'spar'];
 const ALL = { runtime_key: 'rl.enabled', default_value: { numerator: 100 } };
 
@@ -94,11 +97,58 @@ function accessLog(path: string): Json[] {
   }];
 }
 
-function bootstrap(ports: { local: number; a: number }, log: string): Json {
+/** Routes for the global rate limit listeners (the same on both). */
+function globalRoutes(): Json[] {
+  return [
+    r('g', '/g', { rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'g' } }] }, { actions: [{ request_headers: { header_name: 'x-user', descriptor_key: 'user' } }, { remote_address: {} }] }] }),
+    r('user', '/user', { rate_limits: [{ actions: [{ request_headers: { header_name: 'x-user', descriptor_key: 'user' } }] }] }),
+    r('no-descriptor', '/nodesc', { rate_limits: [{ actions: [{ request_headers: { header_name: 'x-absent', descriptor_key: 'absent' } }] }] }),
+    r('stage-1-only', '/stage1', { rate_limits: [{ stage: 1, actions: [{ generic_key: { descriptor_value: 's1' } }] }] }),
+    r('vh', '/', {}),
+  ];
+}
+
+function globalListener(name: string, port: number, log: string, filter: Json): Json {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [{
+      filters: [{
+        name: 'envoy.filters.network.http_connection_manager',
+        typed_config: {
+          '@type': HCM,
+          stat_prefix: name,
+          access_log: accessLog(log),
+          http_filters: [
+            { name: 'envoy.filters.http.ratelimit', typed_config: { '@type': RL, timeout: '0.5s', rate_limit_service: { transport_api_version: 'V3', grpc_service: { envoy_grpc: { cluster_name: 'rls' } } }, ...filter } },
+            ROUTER,
+          ],
+          route_config: {
+            name,
+            virtual_hosts: [{ name, domains: ['*'], rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'vh' } }] }], routes: globalRoutes() }],
+          },
+        },
+      }],
+    }],
+  };
+}
+
+interface Ports {
+  local: number;
+  global: number;
+  deny: number;
+  a: number;
+  rls: number;
+}
+
+function bootstrap(ports: Ports, log: string): Json {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
-      listeners: [{
+      listeners: [
+        globalListener('global', ports.global, log, { domain: 'allow', enable_x_ratelimit_headers: 'DRAFT_VERSION_03' }),
+        globalListener('deny', ports.deny, log, { domain: 'deny', failure_mode_deny: true, rate_limited_status: { code: 'ServiceUnavailable' }, disable_x_envoy_ratelimited_header: true, stat_prefix: 'strict' }),
+        {
         name: 'local',
         address: { socket_address: { address: '127.0.0.1', port_value: ports.local } },
         filter_chains: [{
@@ -124,7 +174,10 @@ function bootstrap(ports: { local: number; a: number }, log: string): Json {
           }],
         }],
       }],
-      clusters: [cluster('a', ports.a)],
+      clusters: [
+        cluster('a', ports.a),
+        cluster('rls', ports.rls, { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } }),
+      ],
     },
   };
 }
@@ -132,7 +185,9 @@ function bootstrap(ports: { local: number; a: number }, log: string): Json {
 interface Setup {
   proxy: Envoy;
   port: number;
+  ports: Ports;
   log: string;
+  rls: RlsServer;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'spar-ratelimit-'));
@@ -142,16 +197,26 @@ const setups = new Map<ProxyKind, Setup>();
 before(async () => {
   upA = await startUpstream('a');
   await Promise.all(KINDS.map(async (kind) => {
-    const port = await freePort();
+    const rls = new RlsServer();
+    await rls.start();
+    rls.limit('allow', { entries: [{ key: 'generic_key', value: 'g' }] }, 3);
+    rls.limit('allow', { entries: [{ key: 'user', value: 'alice' }] }, 1);
+    rls.limit('deny', { entries: [{ key: 'generic_key', value: 'g' }] }, 1);
+    rls.responseHeadersToAdd = [{ key: 'x-rls-resp', value: 'from-rls' }];
+    rls.requestHeadersToAdd = [{ key: 'x-rls-req', value: 'from-rls' }];
+    const ports: Ports = { local: await freePort(), global: await freePort(), deny: await freePort(), a: upA.port, rls: rls.port };
     const log = join(dir, `${kind}.log`);
-    const proxy = await startProxy(kind, bootstrap({ local: port, a: upA.port }, log));
+    const proxy = await startProxy(kind, bootstrap(ports, log));
     await proxy.waitReady(30_000);
-    setups.set(kind, { proxy, port, log });
+    setups.set(kind, { proxy, port: ports.local, ports, log, rls });
   }));
 });
 
 after(async () => {
-  for (const s of setups.values()) await s.proxy.stop();
+  for (const s of setups.values()) {
+    await s.proxy.stop();
+    await s.rls.stop();
+  }
   await upA.close();
   if (!process.env.SPAR_KEEP) rmSync(dir, { recursive: true, force: true });
 });
@@ -176,13 +241,17 @@ function view(rep: Reply): View {
     // a local reply
   }
   const h: Record<string, unknown> = {};
-  for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
+  for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited', 'x-rls-resp']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
   const reset = rep.headers['x-ratelimit-reset'];
   // Seconds to the next token: 0 while tokens are left, else close to the fill interval (60 s here).
   if (reset !== undefined) h['x-ratelimit-reset'] = Number(reset) === 0 ? 0 : Number(reset) >= 55 && Number(reset) <= 60 ? '55..60' : `unexpected ${String(reset)}`;
   const v: View = { status: rep.status, upstream: echo?.upstream ?? '-', headers: h };
   if (!echo) v.body = rep.body;
-  else if (echo.headers['x-not-enforced'] !== undefined) v.upstreamSaw = { 'x-not-enforced': echo.headers['x-not-enforced'] };
+  else {
+    const saw: Record<string, unknown> = {};
+    for (const k of ['x-not-enforced', 'x-rls-req']) if (echo.headers[k] !== undefined) saw[k] = echo.headers[k];
+    if (Object.keys(saw).length) v.upstreamSaw = saw;
+  }
   return v;
 }
 
@@ -336,4 +405,107 @@ test('local rate limit: filter_enabled and filter_enforced fractions are roughly
     assert.equal(s['halfenforced.http_local_rate_limit.enforced'], counts.enforced429, kind);
   }
   process.stderr.write(`local rate limit fractions: ${out.join('; ')}\n`);
+});
+
+/** What each proxy asked the rate limit service (domain and descriptors), in order. */
+const asked = (reqs: RlsRequest[]) => reqs.map((q) => `${q.domain}: ${q.descriptors.map((d) => d.entries.map((e) => `${e.key}=${e.value}`).join(',')).join(' | ')}${q.hits_addend && q.hits_addend !== 1 ? ` +${q.hits_addend}` : ''}`);
+
+const GLOBAL_STEPS: (Step & { listener: 'global' | 'deny' })[] = [
+  ...seq('g', '/g', 4, { 'x-user': 'u1' }).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('user alice', '/user', 2, { 'x-user': 'alice' }).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('user bob', '/user', 2, { 'x-user': 'bob' }).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('no descriptor', '/nodesc', 1).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('other stage', '/stage1', 1).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('vhost descriptors', '/elsewhere', 1).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('deny g', '/g', 2).map((x) => ({ ...x, listener: 'deny' as const })),
+];
+
+async function runGlobal(steps: (Step & { listener: 'global' | 'deny' })[]): Promise<Map<ProxyKind, Map<string, View>>> {
+  const results = new Map<ProxyKind, Map<string, View>>();
+  await Promise.all(KINDS.map(async (kind) => {
+    const st = setups.get(kind)!;
+    const m = new Map<string, View>();
+    for (const x of steps) m.set(x.id, view(await send(st.ports[x.listener], { path: x.path, headers: { 'x-case': x.id, ...x.headers } })));
+    results.set(kind, m);
+  }));
+  return results;
+}
+
+function diffViews(results: Map<ProxyKind, Map<string, View>>, ids: string[]): string[] {
+  const diffs: string[] = [];
+  for (const id of ids) {
+    const e = results.get('envoy')!.get(id)!;
+    const s = results.get('spar')!.get(id)!;
+    try {
+      assert.deepEqual(s, e);
+    } catch {
+      diffs.push(`${id}:\n  envoy=${JSON.stringify(e)}\n  spar =${JSON.stringify(s)}`);
+    }
+  }
+  return diffs;
+}
+
+test('global rate limit: same answers, same descriptors sent to the rate limit service', { timeout: 60_000 }, async () => {
+  const results = await runGlobal(GLOBAL_STEPS);
+  const diffs = diffViews(results, GLOBAL_STEPS.map((x) => x.id));
+  const summary = (kind: ProxyKind) => GLOBAL_STEPS.map((x) => results.get(kind)!.get(x.id)!.status).join(' ');
+  process.stderr.write(`global rate limit statuses envoy: ${summary('envoy')}\nglobal rate limit statuses spar:  ${summary('spar')}\n`);
+  assert.equal(diffs.length, 0, diffs.join('\n'));
+  const e = results.get('envoy')!;
+  assert.deepEqual([1, 2, 3, 4].map((i) => e.get(`g #${i}`)!.status), [200, 200, 200, 429]);
+  assert.deepEqual([1, 2].map((i) => e.get(`user alice #${i}`)!.status), [200, 429]);
+  assert.deepEqual([1, 2].map((i) => e.get(`deny g #${i}`)!.status), [200, 503]);
+  assert.equal(e.get('g #4')!.headers['x-envoy-ratelimited'], 'true');
+  const envoyAsked = asked(setups.get('envoy')!.rls.requests);
+  const sparAsked = asked(setups.get('spar')!.rls.requests);
+  process.stderr.write(`RLS requests (envoy): ${envoyAsked.length}, e.g. ${envoyAsked[0]}\n`);
+  assert.deepEqual(sparAsked, envoyAsked);
+  assert.ok(!envoyAsked.some((x) => x.includes('absent') || x.includes('s1')), 'no call without descriptors of this stage');
+});
+
+test('global rate limit: an unavailable, slow or absent service fails open (and closed with failure_mode_deny)', { timeout: 60_000 }, async () => {
+  const steps: (Step & { listener: 'global' | 'deny' })[] = [];
+  const phases: ['error' | 'slow' | 'down', (r: RlsServer) => Promise<void>][] = [
+    ['error', async (r) => { r.mode = 'error'; }],
+    ['slow', async (r) => { r.mode = 'slow'; r.delayMs = 1500; }],
+    ['down', async (r) => { await r.stop(); }],
+  ];
+  const all = new Map<ProxyKind, Map<string, View>>([['envoy', new Map()], ['spar', new Map()]]);
+  for (const [phase, set] of phases) {
+    for (const kind of KINDS) await set(setups.get(kind)!.rls);
+    const ps = [{ id: `${phase} allow`, path: '/user', headers: { 'x-user': 'carol' }, listener: 'global' as const }, { id: `${phase} deny`, path: '/g', listener: 'deny' as const }];
+    steps.push(...ps);
+    const res = await runGlobal(ps);
+    for (const kind of KINDS) for (const [k, v] of res.get(kind)!) all.get(kind)!.set(k, v);
+  }
+  const diffs = diffViews(all, steps.map((x) => x.id));
+  assert.equal(diffs.length, 0, diffs.join('\n'));
+  for (const [phase] of phases) {
+    assert.equal(all.get('envoy')!.get(`${phase} allow`)!.status, 200, phase);
+    assert.equal(all.get('envoy')!.get(`${phase} deny`)!.status, 500, phase);
+  }
+  // Access logs: RL for over-limit answers, RLSE when the service failed and failure_mode_deny refused.
+  const ids = [...GLOBAL_STEPS.map((x) => x.id), ...steps.map((x) => x.id)];
+  const flags = new Map<ProxyKind, string[]>();
+  for (const kind of KINDS) {
+    const st = setups.get(kind)!;
+    await st.proxy.admin('/reopen_logs', 'POST');
+    const lines = await readLog(st.log, ids);
+    // Upstream answers' details (via_upstream in Envoy) are not what this test is about.
+    const details = (d: string | null | undefined) => (d === 'via_upstream' || d === '-' || d === null ? 'upstream' : d);
+    flags.set(kind, ids.map((id) => `${id}=${lines.get(id)?.code}/${lines.get(id)?.flags}/${details(lines.get(id)?.details)}`));
+  }
+  assert.deepEqual(flags.get('spar'), flags.get('envoy'));
+  assert.ok(flags.get('envoy')!.includes('g #4=429/RL/request_rate_limited'), flags.get('envoy')!.join(' '));
+  assert.ok(flags.get('envoy')!.includes('down deny=500/RLSE/rate_limiter_error'), flags.get('envoy')!.join(' '));
+  // Stats: cluster.<route cluster>.ratelimit.[<stat_prefix>.]*
+  const got = new Map<ProxyKind, Record<string, number>>();
+  for (const kind of KINDS) {
+    const s = await setups.get(kind)!.proxy.stats('ratelimit');
+    const o: Record<string, number> = {};
+    for (const p of ['cluster.a.ratelimit.', 'cluster.a.ratelimit.strict.']) for (const n of ['ok', 'over_limit', 'error', 'failure_mode_allowed']) o[p + n] = s[p + n] ?? 0;
+    got.set(kind, o);
+  }
+  process.stderr.write(`global rate limit stats envoy: ${JSON.stringify(got.get('envoy'))}\n`);
+  assert.deepEqual(got.get('spar'), got.get('envoy'));
 });
