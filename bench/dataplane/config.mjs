@@ -25,6 +25,9 @@ export const TOPOLOGIES = [
   { id: 'envoy-2', label: 'Envoy → Envoy (both sidecars)', impl: 'envoy', hops: 2 },
   { id: 'spar-1', label: 'spar proxy, one hop', impl: 'spar', hops: 1 },
   { id: 'spar-2', label: 'spar proxy → spar proxy (both sidecars)', impl: 'spar', hops: 2 },
+  // Resilience filters configured but idle (bootstrap.mjs IDLE_*): compare with envoy-1 / spar-1. Not in the default set.
+  { id: 'envoy-1r', label: 'Envoy, one hop, resilience filters idle', impl: 'envoy', hops: 1, resilience: true, optional: true },
+  { id: 'spar-1r', label: 'spar proxy, one hop, resilience filters idle', impl: 'spar', hops: 1, resilience: true, optional: true },
 ];
 
 /** rate 0 means "as fast as the topology goes" (fortio -qps 0). */

@@ -46,7 +46,7 @@ export async function startChain({ topology, protocol, upstreamPort, tools, cpus
       const listenPort = ports[(hop - 1) * 2];
       const adminPort = ports[(hop - 1) * 2 + 1];
       const file = join(workDir, `${topology.id}-${protocol.id}-hop${hop}.yaml`);
-      writeFileSync(file, stringify(benchBootstrap({ protocol, listenPort, upstreamPort: next, adminPort })));
+      writeFileSync(file, stringify(benchBootstrap({ protocol, listenPort, upstreamPort: next, adminPort, resilience: !!topology.resilience })));
       const name = `${topology.impl} hop ${hop}/${topology.hops} (${protocol.id})`;
       const proc =
         topology.impl === 'envoy'

@@ -46,7 +46,7 @@ export async function runDataplane(opts) {
   const profile = PROFILES[opts.profile];
   if (!profile) throw new Error(`unknown profile ${opts.profile} (quick, full, smoke)`);
   const protocols = PROTOCOLS.filter((p) => (opts.protocols ?? profile.protocols).includes(p.id));
-  const topologies = TOPOLOGIES.filter((t) => !opts.topologies || opts.topologies.includes(t.id));
+  const topologies = TOPOLOGIES.filter((t) => (opts.topologies ? opts.topologies.includes(t.id) : !t.optional));
   if (!topologies.some((t) => t.id === 'direct')) topologies.unshift(TOPOLOGIES[0]);
   const durationSec = opts.duration ?? profile.durationSec;
   const repeats = opts.repeats ?? profile.repeats;

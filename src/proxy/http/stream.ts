@@ -23,6 +23,7 @@ import type { LocalReplySpec } from './local-reply.js';
 import { LocalReply } from './local-reply.js';
 import { normalizePath } from './path.js';
 import { longestMatch } from '../listener/cidr.js';
+import type { FilterReply } from '../filters/http/registry.js';
 import { runtime } from '../runtime.js';
 import type { DownstreamTlsInfo } from '../tls/connection-info.js';
 
@@ -217,6 +218,9 @@ export class HttpStream {
     this.runFilters(0);
   }
 
+  /** The local-reply callback handed to filters (made once per request, on first use). */
+  private filterReply: FilterReply | undefined = undefined;
+
   /** Runs the HTTP filters from index i; a filter may pause the chain (a promise), then it resumes. */
   private runFilters(i: number): void {
     const fs = this.cfg.filters;
@@ -225,7 +229,7 @@ export class HttpStream {
     for (; i < fs.length; i++) {
       const f = fs[i];
       if (!f.onRequestHeaders) continue;
-      const r = f.onRequestHeaders(this.headers, this.si, (status, body, flag, grpc, extra) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: extra?.details ?? 'fault_filter_abort', grpcStatus: grpc }, true, extra?.headers), route.perFilter?.get(f.name ?? ''), cluster, this);
+      const r = f.onRequestHeaders(this.headers, this.si, this.filterReply ??= (status, body, flag, grpc, extra) => this.localReply({ status, body, flag: flag as ResponseFlagName, details: extra?.details ?? 'fault_filter_abort', grpcStatus: grpc }, true, extra?.headers), route.perFilter?.get(f.name ?? ''), cluster, this);
       if (r === true) continue;
       if (r === false) return;
       const next = i + 1;

@@ -7,7 +7,7 @@
  */
 import { Fields } from '../../../config/fields.js';
 import { compileHeaderMatcher, type RoutePredicate } from '../../../router/route-matchers.js';
-import { registerHttpFilter } from '../registry.js';
+import { registerHttpFilter, type FilterReply } from '../registry.js';
 import type { Headers } from '../../../http/headers.js';
 
 const FAULT = 'envoy.extensions.filters.http.fault.v3.HTTPFault';
@@ -109,6 +109,15 @@ function intHeader(h: Headers, name: string): number | undefined {
   return Number(v);
 }
 
+/** Aborts the request when the abort fires: sends the reply and returns false; otherwise true. */
+function maybeAbort(status: number | undefined, grpc: number | undefined, chance: number, reply: FilterReply): boolean {
+  if ((status === undefined && grpc === undefined) || chance <= 0 || (chance < 1 && Math.random() >= chance)) return true;
+  // A grpc_status abort answers HTTP 200 (with that grpc-status for gRPC clients), as Envoy.
+  if (grpc !== undefined) reply(200, 'fault filter abort', 'FI', grpc);
+  else reply(status ?? 503, 'fault filter abort', 'FI');
+  return false;
+}
+
 registerHttpFilter(FAULT, (cfg) => {
   const base = compileFault(cfg);
   const empty = base.delayMs === undefined && !base.delayFromHeader && base.abortStatus === undefined && base.abortGrpc === undefined && !base.abortFromHeader;
@@ -133,24 +142,15 @@ registerHttpFilter(FAULT, (cfg) => {
         abortGrpc = intHeader(h, 'x-envoy-fault-abort-grpc-request');
         abortChance = headerChance(h, 'x-envoy-fault-abort-request-percentage', c.abortChance, c.abortDenominator);
       }
-      const abort = () => {
-        if ((abortStatus !== undefined || abortGrpc !== undefined) && Math.random() < abortChance) {
-          // A grpc_status abort answers HTTP 200 (with that grpc-status for gRPC clients), as Envoy.
-          if (abortGrpc !== undefined) reply(200, 'fault filter abort', 'FI', abortGrpc);
-          else reply(abortStatus ?? 503, 'fault filter abort', 'FI');
-          return false;
-        }
-        return true;
-      };
-      if (delayMs !== undefined && Math.random() < delayChance) {
+      if (delayMs !== undefined && delayChance > 0 && (delayChance >= 1 || Math.random() < delayChance)) {
         si.setFlag('DI');
         active++;
         return new Promise<boolean>((resolve) => setTimeout(() => {
           active--;
-          resolve(abort());
+          resolve(maybeAbort(abortStatus, abortGrpc, abortChance, reply));
         }, delayMs));
       }
-      return abort();
+      return maybeAbort(abortStatus, abortGrpc, abortChance, reply);
     },
   };
 }, { [FAULT]: compileFault });
