@@ -298,7 +298,6 @@ export class Cluster implements PoolOwner {
   readonly cb: BreakerStats;
   /** Requests in the router (started, not finished). */
   active = 0;
-  retriesActive = 0;
   /** EDS clusters wait for their first assignment, TLS clusters for their SDS secrets ("warming"). */
   get warm(): boolean {
     return this.endpointsWarm && (this.config.transport?.ready ?? true);

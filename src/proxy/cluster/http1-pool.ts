@@ -18,6 +18,9 @@ import type { ClusterStats } from '../stats/stats.js';
 
 /** Requests a pooled socket has carried (max_requests_per_connection). */
 export const REQUESTS = Symbol('spar.requests');
+/** Set on a socket whose connection slot was given back before its close event. */
+const RELEASED = Symbol('spar.released');
+type PoolSocket = Socket & { [REQUESTS]?: number; [RELEASED]?: boolean };
 
 /** A request waiting for a connection (the router). */
 export interface PoolWaiter {
@@ -44,12 +47,14 @@ export class Http1Pool {
   private cx = 0;
   private readonly queue: PoolWaiter[] = [];
   private readonly onRequestClose = () => this.rm.requests.dec();
-  private readonly onConnectionClose = () => {
+  /** Gives a connection's slot back (once): when the pool closes it, or when it closes. */
+  private release(s: PoolSocket): void {
+    if (s[RELEASED]) return;
+    s[RELEASED] = true;
     this.cx--;
     this.rm.connections.dec();
     this.cb.upstream_cx_active.value--;
-    if (this.queue.length) this.process();
-  };
+  }
 
   /**
    * `connect` makes a connection instead of net.createConnection (upstream TLS): same signature
@@ -69,8 +74,14 @@ export class Http1Pool {
     const max = opts.maxRequestsPerConnection;
     if (max > 0) {
       // max_requests_per_connection: a socket that has carried `max` requests is closed, not pooled.
+      // Its slot is free at once (as in Envoy, where the close is synchronous), so a pending request
+      // gets a new connection on the 'free' turn instead of after the close event.
       const keep = agent.keepSocketAlive.bind(agent);
-      agent.keepSocketAlive = (socket) => ((socket as unknown as { [REQUESTS]?: number })[REQUESTS] ?? 0) < max && keep(socket);
+      agent.keepSocketAlive = (socket) => {
+        if (((socket as PoolSocket)[REQUESTS] ?? 0) < max && keep(socket)) return true;
+        this.release(socket as PoolSocket);
+        return false;
+      };
     }
     const create = connect ?? (agent.createConnection.bind(agent) as (o: object, cb: unknown) => Socket);
     agent.createConnection = ((o: object, cbk: unknown) => {
@@ -78,7 +89,10 @@ export class Http1Pool {
       this.cx++;
       this.rm.connections.inc();
       this.cb.upstream_cx_active.value++;
-      s.once('close', this.onConnectionClose);
+      s.once('close', () => {
+        this.release(s);
+        if (this.queue.length) this.process();
+      });
       return s;
     }) as never;
     // A connection back in the pool (or closed for max_requests_per_connection): serve the queue.
