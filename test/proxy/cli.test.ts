@@ -25,9 +25,9 @@ test('spar proxy --mode validate: OK for a good bootstrap, the field named for a
     const ok = await runSpar(['proxy', '-c', file, '--mode', 'validate', '--base-id', '7', '--concurrency', '2', '-l', 'warning', '--service-node', 'n1']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /OK/);
-    const bad = await runSpar(['proxy', '-c', file, '--mode', 'validate', '--config-yaml', 'static_resources: { clusters: [{ name: b, connect_timeout: 1s, outlier_detection: { consecutive_5xx: 3 } }] }']);
+    const bad = await runSpar(['proxy', '-c', file, '--mode', 'validate', '--config-yaml', 'static_resources: { clusters: [{ name: b, connect_timeout: 1s, health_checks: [{ timeout: 1s }] }] }']);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /Cluster "b"\.outlier_detection: outlier detection is not supported by spar proxy/);
+    assert.match(bad.stderr, /Cluster "b"\.health_checks: active health checking is not supported by spar proxy/);
     const unknown = await runSpar(['proxy', '--config-yaml', 'static_resources: { nope: 1 }', '--mode', 'validate']);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /invalid bootstrap: .*"nope"/);

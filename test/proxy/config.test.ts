@@ -42,7 +42,8 @@ const listener = (hcm: object, extra: object = {}) => ({
 const routes = (route: object, vh: object = {}) => ({ name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, ...route }], ...vh }] });
 
 const REJECTED: [string, 'cluster' | 'listener' | 'route' | 'bootstrap', unknown, RegExp][] = [
-  ['outlier detection', 'cluster', cluster({ outlier_detection: { consecutive_5xx: 5 } }), /Cluster "c"\.outlier_detection: outlier detection is not supported/],
+  ['outlier detection monitors', 'cluster', cluster({ outlier_detection: { monitors: [{ name: 'm' }] } }), /Cluster "c"\.outlier_detection\.monitors: outlier detection monitors are not supported/],
+  ['outlier detection percentage over 100', 'cluster', cluster({ outlier_detection: { max_ejection_percent: 101 } }), /Cluster "c"\.outlier_detection\.max_ejection_percent: must be between 0 and 100/],
   ['upstream TLS', 'cluster', cluster({ transport_socket: { name: 'tls' } }), /Cluster "c"\.transport_socket: upstream TLS is not supported/],
   ['unknown lb policy value', 'cluster', cluster({ lb_policy: 'LOAD_BALANCING_POLICY_CONFIG' }), /Cluster "c"\.lb_policy: value "LOAD_BALANCING_POLICY_CONFIG" not supported by spar proxy \(supported: ROUND_ROBIN/],
   ['EDS without eds_cluster_config', 'cluster', cluster({ type: 'EDS' }), /Cluster "c"\.eds_cluster_config: required/],

@@ -13,6 +13,10 @@ import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type Json, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream } from './helpers/upstreams.js';
 import { send } from './helpers/client.js';
+import { Cluster, compileCluster } from '../../src/proxy/cluster/cluster.js';
+import { ConfigErrors } from '../../src/proxy/config/fields.js';
+import { StatsStore } from '../../src/proxy/stats/stats.js';
+import { applyOutlierDetection, type ClusterDraft } from '../../src/xds/gen/traffic-policy.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const KINDS: ProxyKind[] = ['envoy', 'spar'];
@@ -353,4 +357,71 @@ test('success rate and failure percentage eject at the interval', { timeout: 60_
 test('outlier_detection stats: spar keeps the same names as Envoy', { timeout: 30_000 }, async () => {
   const r = await both((s) => odStats(s, 'pct10'));
   assert.deepEqual(Object.keys(r.spar).sort(), Object.keys(r.envoy).sort());
+});
+
+// In-process: what real time makes slow to observe.
+
+function localCluster(extra: Json): { c: Cluster; errors: string } {
+  const errs = new ConfigErrors();
+  const ep = (port: number) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } });
+  const cfg = compileCluster({ name: 'c', type: 'STATIC', load_assignment: { endpoints: [{ lb_endpoints: [ep(1), ep(2), ep(3)] }] }, ...extra } as never, errs);
+  return { c: new Cluster(cfg, new StatsStore()), errors: String(errs) };
+}
+
+test('ejection time: base × times ejected, capped by max_ejection_time, plus jitter; the multiplier decays while healthy', () => {
+  const { c, errors } = localCluster({ outlier_detection: { consecutive_5xx: 1, base_ejection_time: '1s', max_ejection_time: '2.5s', max_ejection_time_jitter: '0.1s', max_ejection_percent: 100, interval: '3600s' } });
+  assert.equal(errors, '');
+  const m = c.hosts[0].outlier!;
+  const eject = (): number => {
+    m.result(503);
+    assert.ok(m.ejected && c.hosts[0].ejected);
+    return m.ejectionMs;
+  };
+  // the ejection time has passed: the next sweep returns the host
+  const expire = () => {
+    m.ejectedAt -= m.ejectionMs;
+    c.outlier!.sweep();
+    assert.ok(!m.ejected);
+  };
+  const within = (ms: number, lo: number) => assert.ok(ms >= lo && ms <= lo + 100, `${ms} in [${lo}, ${lo + 100}]`);
+  within(eject(), 1000);
+  expire();
+  within(eject(), 2000);
+  expire();
+  within(eject(), 2500); // 3 × 1 s, capped
+  expire();
+  within(eject(), 2500);
+  assert.equal(m.multiplier, 3);
+  expire();
+  for (let i = 0; i < 3; i++) c.outlier!.sweep(); // three healthy intervals
+  assert.equal(m.multiplier, 0);
+  within(eject(), 1000);
+  c.close();
+});
+
+test('returned hosts rejoin the balancer; ejected ones are skipped', () => {
+  const { c } = localCluster({ outlier_detection: { consecutive_5xx: 2, max_ejection_percent: 50, interval: '3600s' } });
+  const picks = () => new Set(Array.from({ length: 9 }, () => c.lb.choose()!.port));
+  c.hosts[1].outlier!.result(502);
+  c.hosts[1].outlier!.result(500);
+  assert.deepEqual([...picks()].sort(), [1, 3]);
+  c.hosts[1].outlier!.ejectedAt -= 1e9;
+  c.outlier!.sweep();
+  assert.deepEqual([...picks()].sort(), [1, 2, 3]);
+  c.close();
+});
+
+test("the pilot's DestinationRule outlierDetection output compiles in spar proxy", () => {
+  const d: ClusterDraft = { cluster: { common_lb_config: {} } };
+  applyOutlierDetection(d, {
+    consecutive5xxErrors: 7, consecutiveGatewayErrors: 3, interval: '5s', baseEjectionTime: '15s', maxEjectionPercent: 40,
+    splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 4, minHealthPercent: 0,
+  } as never);
+  const { c, errors } = localCluster(d.cluster);
+  assert.equal(errors, '');
+  const o = c.config.outlier!;
+  assert.deepEqual([o.consecutive5xx, o.consecutiveGatewayFailure, o.consecutiveLocalOriginFailure, o.intervalMs, o.baseEjectionMs, o.maxEjectionPercent, o.split], [7, 3, 4, 5000, 15_000, 40, true]);
+  assert.deepEqual([o.enforcing.consecutive_5xx, o.enforcing.consecutive_gateway_failure, o.enforcing.consecutive_local_origin_failure, o.enforcing.success_rate, o.enforcing.local_origin_success_rate], [100, 100, 100, 0, 0]);
+  assert.equal(c.config.panicThresholdPct, 0);
+  c.close();
 });
