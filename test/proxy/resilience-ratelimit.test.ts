@@ -79,6 +79,16 @@ function localRoutes(): Json[] {
         { entries: [{ key: 'g2', value: 'v2' }], token_bucket: bucket(60) },
       ],
     })),
+    // Two matched descriptors: Envoy takes the slower-refilling bucket first, whatever the order.
+    r('descriptor order', '/order', {
+      rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'fast' } }] }, { actions: [{ generic_key: { descriptor_value: 'slow' } }] }],
+    }, local('order', {
+      token_bucket: bucket(100), filter_enabled: ALL, filter_enforced: ALL, enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
+      descriptors: [
+        { entries: [{ key: 'generic_key', value: 'slow' }], token_bucket: bucket(4, '3600s') },
+        { entries: [{ key: 'generic_key', value: 'fast' }], token_bucket: bucket(3, '60s') },
+      ],
+    })),
     r('per-connection', '/conn', {}, local('conn', { token_bucket: bucket(2), filter_enabled: ALL, filter_enforced: ALL, local_rate_limit_per_downstream_connection: true })),
     r('half-enforced', '/halfenforced', {}, local('halfenforced', { token_bucket: bucket(1), filter_enabled: ALL, filter_enforced: { runtime_key: 'x', default_value: { numerator: 50 } } })),
     r('half-enabled', '/halfenabled', {}, local('halfenabled', { token_bucket: bucket(1000), filter_enabled: { runtime_key: 'x', default_value: { numerator: 5000, denominator: 'TEN_THOUSAND' } }, filter_enforced: ALL })),
@@ -244,7 +254,8 @@ function view(rep: Reply): View {
   for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited', 'x-rls-resp']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
   const reset = rep.headers['x-ratelimit-reset'];
   // Seconds to the next token: 0 while tokens are left, else close to the fill interval (60 s here).
-  if (reset !== undefined) h['x-ratelimit-reset'] = Number(reset) === 0 ? 0 : Number(reset) >= 55 && Number(reset) <= 60 ? '55..60' : `unexpected ${String(reset)}`;
+  const n = Number(reset);
+  if (reset !== undefined) h['x-ratelimit-reset'] = n === 0 ? 0 : n >= 55 && n <= 60 ? '55..60' : n >= 3595 && n <= 3600 ? '3595..3600' : `unexpected ${String(reset)}`;
   const v: View = { status: rep.status, upstream: echo?.upstream ?? '-', headers: h };
   if (!echo) v.body = rep.body;
   else {
@@ -294,6 +305,7 @@ const LOCAL_STEPS: Step[] = [
   ...seq('actions plain', '/actions', 3),
   ...seq('actions header match', '/actions', 3, { 'x-m': '1' }),
   ...seq('actions skip_if_absent present', '/actions', 2, { 'x-skip': 's' }),
+  ...seq('descriptor order', '/order', 6),
   ...seq('filter-wide bucket', '/elsewhere', 4),
 ];
 

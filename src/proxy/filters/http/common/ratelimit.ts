@@ -24,7 +24,7 @@ export class TokenBucket {
   private tokens: number;
   private last = performance.now();
   /** Tokens per millisecond. */
-  private readonly rate: number;
+  readonly rate: number;
   constructor(spec: BucketSpec) {
     this.maxTokens = spec.maxTokens;
     this.tokens = spec.maxTokens;

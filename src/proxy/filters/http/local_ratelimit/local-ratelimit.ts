@@ -180,27 +180,26 @@ function xRateLimit(b: TokenBucket): XRateLimit {
 }
 
 /**
- * Decides one request: true to go on. Matched descriptor buckets first (any empty one limits), then
- * the default bucket.
+ * Decides one request: true to go on. Matched descriptor buckets first, slowest refill first (as
+ * Envoy 1.40 orders them; an empty one limits, the ones before it keep their consumed token), then
+ * the default bucket. The x-ratelimit-* headers describe the limiting bucket, else the first one.
  */
 function decide(c: LocalRateLimitConfig, s: HttpStream, cluster: string): { allowed: boolean; bucket: TokenBucket | undefined } {
   const buckets = bucketsFor(c, s.conn);
-  let first: TokenBucket | undefined;
-  let matched = false;
+  let matched: TokenBucket[] | undefined;
   if (buckets.descriptors.size) {
     for (const d of routeDescriptors(s, c.stage, c.vhMode, cluster, c.ownRateLimits)) {
       const b = buckets.descriptors.get(descriptorKey(d));
-      if (!b) continue;
-      matched = true;
-      first ??= b;
-      if (!b.consume()) return { allowed: false, bucket: b };
+      if (b && !matched?.includes(b)) (matched ??= []).push(b);
     }
+    if (matched && matched.length > 1) matched.sort((x, y) => x.rate - y.rate);
+    if (matched) for (const b of matched) if (!b.consume()) return { allowed: false, bucket: b };
   }
   const def = buckets.default;
   if (def && (!matched || c.alwaysConsumeDefault)) {
     if (!def.consume()) return { allowed: false, bucket: def };
   }
-  return { allowed: true, bucket: first ?? def };
+  return { allowed: true, bucket: matched?.[0] ?? def };
 }
 
 registerHttpFilter(LOCAL_RATE_LIMIT, (cfg, ctx) => {
