@@ -80,6 +80,8 @@ function bootstrap(http: number, tcp: number, log: string, tcpLog: string): Json
                       route('/h2/', 'h2'),
                       route('/perconn/', 'perconn'),
                       route('/burst/', 'burst'),
+                      route('/retry/', 'retry', { retry_policy: { retry_on: '5xx', num_retries: 1 } }),
+                      route('/retryhigh/', 'retry', { priority: 'HIGH', retry_policy: { retry_on: '5xx', num_retries: 1 } }),
                     ],
                   }],
                 },
@@ -118,6 +120,8 @@ function bootstrap(http: number, tcp: number, log: string, tcpLog: string): Json
         cluster('h2', h2.port, { circuit_breakers: { thresholds: [{ max_requests: 2 }] }, ...http2Upstream }),
         cluster('perconn', up.port, perConnection(1)),
         cluster('burst', up.port, { circuit_breakers: { thresholds: [{ max_connections: 2, max_pending_requests: 2 }] } }),
+        // No retry at DEFAULT priority (max_retries 0); HIGH may retry.
+        cluster('retry', up.port, { circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_retries: 0 }, { priority: 'HIGH', max_retries: 5 }] } }),
         cluster('tcp', up.port, { circuit_breakers: { thresholds: [{ max_connections: 1 }] } }),
       ],
     },
@@ -287,9 +291,12 @@ test('route priority HIGH uses the HIGH thresholds (and its own pool)', async ()
       const { replies } = await staggered(kind, '/cbhigh', '/delay/400', 3, 50);
       seen[kind] = { statuses: tally(replies) };
     });
-    seen[kind] = { ...(seen[kind] as object), overflow: d['cluster.cb.upstream_rq_pending_overflow'], upstreamGot: up.requests - upBefore };
+    // /clusters prints both priorities' thresholds.
+    const thresholds = (await proxies.get(kind)!.proxy.admin('/clusters')).split('\n').filter((l) => l.startsWith('cb::') && l.includes('_priority::'));
+    seen[kind] = { ...(seen[kind] as object), overflow: d['cluster.cb.upstream_rq_pending_overflow'], upstreamGot: up.requests - upBefore, thresholds };
   }
-  assert.deepEqual(seen.envoy, { statuses: { 200: 3 }, overflow: 0, upstreamGot: 4 });
+  assert.deepEqual({ ...(seen.envoy as object), thresholds: undefined }, { statuses: { 200: 3 }, overflow: 0, upstreamGot: 4, thresholds: undefined });
+  assert.equal((seen.envoy as { thresholds: string[] }).thresholds.length, 8);
   assert.deepEqual(seen.spar, seen.envoy);
 });
 
@@ -413,5 +420,29 @@ test('tcp_proxy max_connections 1: a second connection is closed, flag UO, upstr
     };
   }
   assert.deepEqual(seen.envoy, { firstAnswered: true, secondClosed: true, firstAlive: true, cxOverflow: 1, flags: ['-', 'UO'] });
+  assert.deepEqual(seen.spar, seen.envoy);
+});
+
+test('max_retries per priority: DEFAULT (0) overflows — UO, upstream_rq_retry_overflow; HIGH retries — URX', async () => {
+  const seen: Record<string, unknown> = {};
+  for (const kind of KINDS) {
+    const port = proxies.get(kind)!.http;
+    const out: Record<string, unknown> = {};
+    for (const prefix of ['/retry', '/retryhigh']) {
+      const upBefore = up.requests;
+      const id = `${kind}${prefix.replace('/', '-')}-${Date.now()}`;
+      let r: Reply | undefined;
+      const d = await statDelta(kind, ['cluster.retry.upstream_rq_retry', 'cluster.retry.upstream_rq_retry_overflow'], async () => {
+        r = await send(port, { path: `${prefix}/status/503`, headers: { 'x-case': id } });
+      });
+      const log = await logs(kind, [id]);
+      out[prefix] = { status: r!.status, overloaded: r!.headers['x-envoy-overloaded'] ?? null, flags: log[0]?.flags, deltas: d, upstreamGot: up.requests - upBefore };
+    }
+    seen[kind] = out;
+  }
+  assert.deepEqual(seen.envoy, {
+    '/retry': { status: 503, overloaded: null, flags: 'UO', deltas: { 'cluster.retry.upstream_rq_retry': 0, 'cluster.retry.upstream_rq_retry_overflow': 1 }, upstreamGot: 1 },
+    '/retryhigh': { status: 503, overloaded: null, flags: 'URX', deltas: { 'cluster.retry.upstream_rq_retry': 1, 'cluster.retry.upstream_rq_retry_overflow': 0 }, upstreamGot: 2 },
+  });
   assert.deepEqual(seen.spar, seen.envoy);
 });

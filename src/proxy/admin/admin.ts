@@ -154,11 +154,11 @@ export class AdminServer {
         out.push(`${n}::outlier::success_rate_average::${od.successRateAverage}`, `${n}::outlier::success_rate_ejection_threshold::${od.successRateThreshold}`);
         out.push(`${n}::outlier::local_origin_success_rate_average::${od.localSuccessRateAverage}`, `${n}::outlier::local_origin_success_rate_ejection_threshold::${od.localSuccessRateThreshold}`);
       }
-      const cb = c.config;
-      out.push(`${n}::default_priority::max_connections::${cb.pool.maxConnections}`);
-      out.push(`${n}::default_priority::max_pending_requests::${cb.maxPendingRequests}`);
-      out.push(`${n}::default_priority::max_requests::${cb.maxRequests}`);
-      out.push(`${n}::default_priority::max_retries::${cb.maxRetries}`);
+      for (const [i, prio] of (['default_priority', 'high_priority'] as const).entries()) {
+        const t = c.config.breakers[i];
+        out.push(`${n}::${prio}::max_connections::${t.maxConnections}`, `${n}::${prio}::max_pending_requests::${t.maxPendingRequests}`);
+        out.push(`${n}::${prio}::max_requests::${t.maxRequests}`, `${n}::${prio}::max_retries::${t.maxRetries}`);
+      }
       out.push(`${n}::added_via_api::${!this.proxy.clusters.staticNames.has(n)}`);
       for (const h of c.hosts) {
         const p = `${n}::${h.address}::`;
