@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type Json, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream } from './helpers/upstreams.js';
-import { send } from './helpers/client.js';
+import { raw, send } from './helpers/client.js';
 import { Cluster, compileCluster } from '../../src/proxy/cluster/cluster.js';
 import { ConfigErrors } from '../../src/proxy/config/fields.js';
 import { StatsStore } from '../../src/proxy/stats/stats.js';
@@ -30,7 +30,7 @@ const KINDS: ProxyKind[] = ['envoy', 'spar'];
  */
 
 /** Scenario clusters: name → outlier_detection (and which endpoints). */
-const SCENARIOS: Record<string, { od: Json; refused?: boolean; cluster?: Json }> = {
+const SCENARIOS: Record<string, { od: Json; refused?: boolean; cluster?: Json; route?: Json; match?: Json }> = {
   // consecutive 5xx with growing ejection times
   c5xx: { od: { consecutive_5xx: 3, interval: '0.5s', base_ejection_time: '1s', max_ejection_percent: 50 } },
   // max_ejection_percent: 50 of 3 hosts allows one ejection; the default 10 allows none unless always_eject_one_host
@@ -46,6 +46,10 @@ const SCENARIOS: Record<string, { od: Json; refused?: boolean; cluster?: Json }>
   panic: { od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 100 }, cluster: { common_lb_config: { healthy_panic_threshold: { value: 80 } } } },
   // two ejected hosts, no panic mode: only the third host takes traffic (spar; see KNOWN)
   twoeject: { od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 100 }, cluster: { common_lb_config: { healthy_panic_threshold: { value: 0 } } } },
+  // a gRPC request's trailers-only grpc-status counts as the HTTP status it maps to (14 → 503)
+  grpc: { od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 50 }, match: { path: '/grpc/' }, route: { prefix_rewrite: '/header/grpc-status/14' } },
+  // tcp_proxy reports connect failures (listener `tcp`)
+  tcpod: { refused: true, od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 50 } },
   // statistical detections over an interval
   srate: { od: { consecutive_5xx: 1000, interval: '1s', base_ejection_time: '30s', max_ejection_percent: 50, success_rate_minimum_hosts: 3, success_rate_request_volume: 10, success_rate_stdev_factor: 1000 } },
   fpct: { od: { consecutive_5xx: 1000, interval: '1s', base_ejection_time: '30s', max_ejection_percent: 50, success_rate_minimum_hosts: 10, failure_percentage_threshold: 50, enforcing_failure_percentage: 100, failure_percentage_minimum_hosts: 3, failure_percentage_request_volume: 10 } },
@@ -54,12 +58,13 @@ const SCENARIOS: Record<string, { od: Json; refused?: boolean; cluster?: Json }>
 interface Side {
   proxy: Envoy;
   port: number;
+  tcpPort: number;
   ups: Record<'a' | 'b' | 'c', Upstream>;
   refused: number;
 }
 const sides = new Map<ProxyKind, Side>();
 
-function bootstrap(port: number, ups: Side['ups'], refused: number): Json {
+function bootstrap(port: number, tcpPort: number, ups: Side['ups'], refused: number): Json {
   const ep = (p: number) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } });
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
@@ -70,8 +75,12 @@ function bootstrap(port: number, ups: Side['ups'], refused: number): Json {
         filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: {
           '@type': HCM, stat_prefix: 'main',
           http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-          route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: Object.keys(SCENARIOS).map((n) => ({ match: { prefix: `/${n}/` }, route: { cluster: n } })) }] },
+          route_config: { virtual_hosts: [{ name: 'all', domains: ['*'], routes: Object.entries(SCENARIOS).map(([n, sc]) => ({ match: sc.match ?? { prefix: `/${n}/` }, route: { cluster: n, ...sc.route } })) }] },
         } }] }],
+      }, {
+        name: 'tcp',
+        address: { socket_address: { address: '127.0.0.1', port_value: tcpPort } },
+        filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy', stat_prefix: 'tcp', cluster: 'tcpod' } }] }],
       }],
       clusters: Object.entries(SCENARIOS).map(([name, s]) => ({
         name, type: 'STATIC', connect_timeout: '1s', outlier_detection: s.od, ...s.cluster,
@@ -85,10 +94,11 @@ before(async () => {
   await Promise.all(KINDS.map(async (kind) => {
     const ups = { a: await startUpstream('a'), b: await startUpstream('b'), c: await startUpstream('c') };
     const port = await freePort();
+    const tcpPort = await freePort();
     const refused = await freePort();
-    const proxy = await startProxy(kind, bootstrap(port, ups, refused));
+    const proxy = await startProxy(kind, bootstrap(port, tcpPort, ups, refused));
     await proxy.waitReady(30_000);
-    sides.set(kind, { proxy, port, ups, refused });
+    sides.set(kind, { proxy, port, tcpPort, ups, refused });
   }));
 });
 
@@ -283,6 +293,35 @@ test('local-origin failures: split mode ejects by consecutive_local_origin_failu
   assert.deepEqual(pick(r.spar.mappedStats, lk), pick(r.envoy.mappedStats, lk), 'mapped');
   assert.equal(r.spar.localStats.ejections_enforced_consecutive_local_origin_failure, 1);
   assert.equal(r.spar.mappedStats.ejections_enforced_consecutive_5xx, 1);
+});
+
+test('gRPC: a trailers-only grpc-status 14 (UNAVAILABLE) counts as 503 for gRPC requests only', { timeout: 60_000 }, async () => {
+  const r = await both(async (s) => {
+    for (let i = 0; i < 15; i++) await send(s.port, { method: 'POST', path: '/grpc/', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const plain = await odStats(s, 'grpc');
+    for (let i = 0; i < 15; i++) await send(s.port, { method: 'POST', path: '/grpc/', headers: { 'content-type': 'application/grpc', te: 'trailers' }, body: '\0\0\0\0\0' });
+    return { plain, grpc: await odStats(s, 'grpc') };
+  });
+  for (const kind of KINDS) {
+    assert.equal(r[kind].plain.ejections_detected_consecutive_5xx, 0, `${kind}: HTTP 200 for a non-gRPC request ${JSON.stringify(r[kind].plain)}`);
+    assert.equal(r[kind].grpc.ejections_enforced_consecutive_5xx, 1, `${kind}: ${JSON.stringify(r[kind].grpc)}`);
+  }
+  const same = (st: Record<string, number>) => [st.ejections_active, st.ejections_enforced_total, st.membership_healthy];
+  assert.deepEqual(same(r.spar.grpc), same(r.envoy.grpc));
+});
+
+test('tcp_proxy: connect failures eject the host', { timeout: 60_000 }, async () => {
+  const r = await both(async (s) => {
+    const answers: string[] = [];
+    for (let i = 0; i < 30; i++) answers.push(await raw(s.tcpPort, 'GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 1000));
+    return { failed: answers.filter((a) => a === '').length, stats: await odStats(s, 'tcpod'), flags: await healthFlags(s, 'tcpod') };
+  });
+  for (const kind of KINDS) {
+    assert.equal(r[kind].failed, 3, `${kind}: three connections fail, then the refusing host is ejected`);
+    assert.equal(r[kind].flags.refused, '/failed_outlier_check', kind);
+  }
+  const keys = ['ejections_enforced_consecutive_5xx', 'ejections_detected_consecutive_5xx'];
+  assert.deepEqual(pick(r.spar.stats, keys), pick(r.envoy.stats, keys));
 });
 
 test('panic threshold: an ejected host counts as unhealthy, and below the threshold every host takes traffic', { timeout: 60_000 }, async () => {

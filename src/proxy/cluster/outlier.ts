@@ -145,10 +145,20 @@ export class HostOutlier {
 
   constructor(private readonly d: OutlierDetector, readonly host: Host) {}
 
-  /** An upstream response with this status code. */
-  result(code: number): void {
+  /**
+   * An upstream response with this status code. A gRPC request's response that carries grpc-status
+   * in its headers (trailers-only) counts as the HTTP status that grpc-status maps to, as Envoy does.
+   */
+  result(code: number, grpcStatus?: string | string[], requestContentType?: unknown): void {
     if (this.d.cfg.split) this.localSuccess();
+    if (grpcStatus !== undefined && typeof requestContentType === 'string' && requestContentType.startsWith('application/grpc')) code = grpcToHttp(Number(grpcStatus));
     this.external(code);
+  }
+
+  /** A connection made (tcp_proxy: the whole transaction succeeded as far as the proxy can tell). */
+  connectSuccess(): void {
+    if (this.d.cfg.split) this.localSuccess();
+    else this.external(200);
   }
 
   /** A locally originated failure: connection failure, reset, or timeout. */
@@ -189,6 +199,12 @@ export class HostOutlier {
       this.d.detected(this, 'consecutive_5xx');
     }
   }
+}
+
+/** gRPC status → HTTP status (the gRPC spec's mapping, as Envoy applies it); unknown codes are 500. */
+const GRPC_HTTP = [200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401];
+function grpcToHttp(status: number): number {
+  return Number.isInteger(status) && status >= 0 && status < GRPC_HTTP.length ? GRPC_HTTP[status] : 500;
 }
 
 /** The cluster's detector: the ejection algorithm and the interval sweep. */

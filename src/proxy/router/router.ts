@@ -427,7 +427,7 @@ class UpstreamRouter implements PoolWaiter {
   private onResponse(up: ClientRequest, upRes: IncomingMessage, host: Host): void {
     const s = this.s;
     const status = upRes.statusCode ?? 502;
-    host.outlier?.result(status);
+    host.outlier?.result(status, upRes.headers['grpc-status'], s.headers['content-type']);
     const p = this.retry;
     if (p && this.shouldRetry(p, { status, grpc: upRes.headers['grpc-status'] })) {
       clearTimeout(this.perTryTimer);

@@ -157,6 +157,7 @@ export class TcpProxy {
     up.once(host.tls ? 'secureConnect' : 'connect', () => {
       connected = true;
       clearTimeout(connectTimer);
+      host.outlier?.connectSuccess();
       si.upstreamLocalAddress = `${up.localAddress}:${up.localPort}`;
       pump(down, up, (n) => { si.bytesReceived += n; this.s.rx.value += n; });
       pump(up, down, (n) => { si.bytesSent += n; this.s.tx.value += n; });
@@ -181,6 +182,7 @@ export class TcpProxy {
       cluster.stats.upstream_cx_active.value--;
       cx.dec();
       if (!connected) {
+        if (!down.destroyed) host.outlier?.localOriginFailure('connect');
         if (!si.hasFlag('UF')) {
           si.setFlag('UF');
           cluster.stats.upstream_cx_connect_fail.value++;
