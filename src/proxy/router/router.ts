@@ -47,11 +47,12 @@ export function forward(s: HttpStream, a: RouteAction): void {
     name = wc.name;
   } else if (a.clusterHeader) name = getHeader(h, a.clusterHeader) ?? '';
   const cluster = s.env.clusters.get(name);
-  s.si.upstreamCluster = name;
   if (!cluster || !cluster.warm) {
+    // %UPSTREAM_CLUSTER% stays "-" for a cluster that does not exist (as Envoy logs it).
     s.stats.no_cluster.value++;
     return s.localReply({ status: a.clusterNotFoundCode, body: '', flag: 'NC', details: 'cluster_not_found' }, true);
   }
+  s.si.upstreamCluster = name;
   if (wc) wc.requestMutation.apply(h, s.si);
   const suppress = s.cfg.suppressEnvoyHeaders;
   // Path rewrites (the matched prefix is replaced; regex_rewrite applies to the path without query).
