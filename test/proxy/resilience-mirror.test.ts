@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as h2connect } from 'node:http2';
 import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type Json, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream, type Echo } from './helpers/upstreams.js';
@@ -302,6 +303,7 @@ test('mirroring: a shadow that never answers or refuses does not slow or fail th
     }
     times.sort((a, b) => a - b);
     // The shadow hangs until the 3 s route timeout; the main answers at once (generous bound).
+    process.stderr.write(`mirror ${kind}: main latency with a hanging shadow, median ${times[Math.floor(times.length / 2)]} ms, max ${times[times.length - 1]} ms\n`);
     assert.ok(times[Math.floor(times.length / 2)] < 1000, `${kind} median main latency ${times.join(',')} ms`);
     const hung = await seenFor(st.hang, 'hang-9', 1);
     assert.equal(hung.length, 1, `${kind}: the hanging shadow got its copy`);
@@ -315,6 +317,40 @@ test('mirroring: a shadow that never answers or refuses does not slow or fail th
     assert.ok(s['cluster.hang.upstream_rq_timeout'] >= 10, `${kind} hang timeouts ${s['cluster.hang.upstream_rq_timeout']}`);
     assert.equal(s['cluster.hang.upstream_rq_total'], 10, kind);
   }
+});
+
+/** One HTTP/2 (h2c) request; resolves with the status. */
+function h2Post(port: number, path: string, headers: Record<string, string>, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const session = h2connect(`http://127.0.0.1:${port}`);
+    session.on('error', reject);
+    const req = session.request({ ':method': 'POST', ':path': path, ':authority': 'h2.example:8443', ...headers });
+    req.on('response', (h) => {
+      req.resume();
+      req.on('end', () => {
+        session.close();
+        resolve(Number(h[':status']));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+test('mirroring: an HTTP/2 (h2c) request is copied with its body, as Envoy copies it', async () => {
+  const out = new Map<ProxyKind, unknown>();
+  for (const kind of KINDS) {
+    const st = setups.get(kind)!;
+    const status = await h2Post(st.port, '/all/h2', { 'x-case': 'h2 post', 'content-type': 'text/plain' }, 'h2 body '.repeat(1000));
+    const copies = (await seenFor(st.shadow, 'h2 post', 1)).map((x) => view(x, st.port));
+    out.set(kind, { status, copies });
+  }
+  assert.deepEqual(out.get('spar'), out.get('envoy'));
+  const e = out.get('envoy') as { status: number; copies: { body: string; headers: { host: string } }[] };
+  assert.equal(e.status, 200);
+  assert.equal(e.copies.length, 1);
+  assert.equal(e.copies[0].body.length, 8000);
+  assert.equal(e.copies[0].headers.host, 'h2.example-shadow:8443');
 });
 
 test('mirroring: runtime_fraction is roughly honoured (50/100 and 1000/10000)', { timeout: 120_000 }, async () => {
