@@ -290,6 +290,7 @@ export class TlsContext {
       isServer: true,
       secureContext: ctx,
       requestCert: !!v?.ca || this.requireClientCert,
+      // Verification is ours, after the handshake (below).
       rejectUnauthorized: false,
       ALPNProtocols: this.common.alpn.length ? this.common.alpn : undefined,
     });
@@ -298,17 +299,27 @@ export class TlsContext {
     t.once('close', () => clearTimeout(timer));
     t.once('secure', () => {
       clearTimeout(timer);
+      if (t.destroyed) return;
       if (this.requireSni && !t.servername) return void t.destroy();
       const peer = t.getPeerCertificate();
       const presented = !!peer && !!peer.raw;
       if (!presented) {
         if (this.requireClientCert) return void t.destroy();
       } else if (v?.ca && !v.acceptUntrusted) {
-        if (!t.authorized || this.checkPeer(peer, v)) return void t.destroy();
+        if (!chainVerified(t) || this.checkPeer(peer, v)) return void t.destroy();
       }
       onReady(t);
     });
   }
+}
+
+/**
+ * Whether the peer's chain verified against the context's CA. A TLSSocket made outside a
+ * tls.Server never sets `authorized`; the handle's verifyError() is what tls.Server reads for it.
+ */
+function chainVerified(t: TLSSocket): boolean {
+  const h = (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
+  return !!h?.verifyError && h.verifyError() === null;
 }
 
 /** SANs of a certificate by type, from node's "URI:a, DNS:b, IP Address:c" form. */

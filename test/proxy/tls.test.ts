@@ -1,0 +1,404 @@
+/**
+ * TLS in `spar proxy`, refereed by Envoy 1.40: the same static bootstraps run in both.
+ *   (a) TLS origination to a node https upstream with SAN verification (a wrong SAN or an unknown
+ *       CA is a 503 with flag UF and Envoy's TLS transport failure reason);
+ *   (b) mutual TLS between a client proxy and a server proxy (SPIFFE certificates, tls_inspector,
+ *       transport_protocol "tls" chain matching, peer SANs in %DOWNSTREAM_PEER_URI_SAN%) in all
+ *       four combinations of Envoy and Spar;
+ *   (c) transport_socket_matches as Istio's auto mTLS uses them (tlsMode: istio → mTLS, other
+ *       endpoints plaintext);
+ *   (d) SDS over ADS from the in-process control plane: a listener warms until its secrets arrive,
+ *       a rotated certificate serves new connections while open ones keep working;
+ *   (e) spar proxy ACKs the pilot's CDS for a Bookinfo sidecar (auto mTLS with SDS from sds-grpc).
+ */
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EnvoyJson } from '../../src/xds/codec.js';
+import { TypeUrl } from '../../src/xds/resource-types.js';
+import { startProxy, type Envoy, type ProxyKind } from './helpers/proxies.js';
+import { startUpstream, type Echo, type Upstream } from './helpers/upstreams.js';
+import { send } from './helpers/client.js';
+import { makeCa, removeCerts, spiffe, type Ca, type CertFiles } from './helpers/certs.js';
+import { ControlPlane } from './helpers/control-plane.js';
+import { freePort, warming } from '../helpers/envoy.js';
+
+const T = 'type.googleapis.com/';
+const HCM = `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`;
+const UP_TLS = `${T}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`;
+const DOWN_TLS = `${T}envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext`;
+const KINDS: ProxyKind[] = ['envoy', 'spar'];
+/** Envoy writes access log files every 10 s unless told otherwise. */
+const FLUSH = (kind: ProxyKind) => ({ args: kind === 'envoy' ? ['--file-flush-interval-msec', '50'] : [] });
+
+const addr = (port: number) => ({ socket_address: { address: '127.0.0.1', port_value: port } });
+const endpoint = (port: number, metadata?: EnvoyJson) => ({ endpoint: { address: addr(port) }, ...(metadata ? { metadata } : {}) });
+
+function cluster(name: string, eps: EnvoyJson[], extra: EnvoyJson = {}): EnvoyJson {
+  return { name, type: 'STATIC', connect_timeout: '2s', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: eps }] }, ...extra } as EnvoyJson;
+}
+
+function upstreamTls(o: { sni?: string; ca?: string; san?: string; cert?: CertFiles; alpn?: string[] }): EnvoyJson {
+  const common: EnvoyJson = {};
+  if (o.cert) common.tls_certificates = [{ certificate_chain: { filename: o.cert.certFile }, private_key: { filename: o.cert.keyFile } }];
+  if (o.ca) {
+    common.validation_context = { trusted_ca: { filename: o.ca }, ...(o.san ? { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: o.san } }] } : {}) };
+  }
+  if (o.alpn) common.alpn_protocols = o.alpn;
+  return { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UP_TLS, common_tls_context: common, ...(o.sni ? { sni: o.sni } : {}) } };
+}
+
+function downstreamTls(o: { cert: CertFiles; ca?: string; san?: string; require?: boolean; alpn?: string[] }): EnvoyJson {
+  const common: EnvoyJson = { tls_certificates: [{ certificate_chain: { filename: o.cert.certFile }, private_key: { filename: o.cert.keyFile } }] };
+  if (o.ca) common.validation_context = { trusted_ca: { filename: o.ca }, ...(o.san ? { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: o.san } }] } : {}) };
+  if (o.alpn) common.alpn_protocols = o.alpn;
+  return { name: 'envoy.transport_sockets.tls', typed_config: { '@type': DOWN_TLS, common_tls_context: common, require_client_certificate: !!o.require } };
+}
+
+/** An HCM routing every request by path prefix to clusters; logs flags and failure reasons to `log`. */
+function hcm(routes: [string, string][], o: { log?: string; headers?: Record<string, string> } = {}): EnvoyJson {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': HCM, stat_prefix: 'in',
+      route_config: {
+        name: 'local',
+        virtual_hosts: [{
+          name: 'all', domains: ['*'],
+          routes: routes.map(([prefix, c]) => ({ match: { prefix }, route: { cluster: c, timeout: '5s' } })),
+          request_headers_to_add: Object.entries(o.headers ?? {}).map(([key, value]) => ({ header: { key, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' })),
+        }],
+      },
+      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': `${T}envoy.extensions.filters.http.router.v3.Router` } }],
+      ...(o.log ? { access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': `${T}envoy.extensions.access_loggers.file.v3.FileAccessLog`, path: o.log, log_format: { text_format_source: { inline_string: '%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_TRANSPORT_FAILURE_REASON%\n' } } } }] } : {}),
+    },
+  } as EnvoyJson;
+}
+
+function bootstrap(listeners: EnvoyJson[], clusters: EnvoyJson[], extra: EnvoyJson = {}): EnvoyJson {
+  return { admin: { address: addr(0) }, static_resources: { listeners, clusters }, ...extra } as EnvoyJson;
+}
+
+function listener(name: string, port: number, chains: EnvoyJson[], tlsInspector = false): EnvoyJson {
+  return {
+    name, address: addr(port), filter_chains: chains,
+    ...(tlsInspector ? { listener_filters: [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': `${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector` } }] } : {}),
+  } as EnvoyJson;
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const echo = (body: string): Echo => JSON.parse(body) as Echo;
+
+let ca: Ca;
+let otherCa: Ca;
+let serverCert: CertFiles;
+let clientCert: CertFiles;
+let rogueClient: CertFiles;
+let plain: Upstream;
+let tmp: string;
+
+before(() => {
+  ca = makeCa('cluster.local');
+  otherCa = makeCa('elsewhere');
+  serverCert = ca.issue('server', [`URI:${spiffe('bookinfo-reviews')}`, 'DNS:reviews.default.svc.cluster.local']);
+  clientCert = ca.issue('client', [`URI:${spiffe('bookinfo-productpage')}`]);
+  rogueClient = otherCa.issue('rogue', [`URI:${spiffe('bookinfo-productpage')}`]);
+  tmp = mkdtempSync(join(tmpdir(), 'spar-tls-test-'));
+});
+before(async () => {
+  plain = await startUpstream('plain');
+});
+after(async () => {
+  await plain.close();
+  removeCerts();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('(a) TLS origination to an https upstream', () => {
+  let https: HttpsServer;
+  let httpsPort = 0;
+  const seen: { sni: string; alpn: string }[] = [];
+  before(async () => {
+    https = createHttpsServer({ cert: serverCert.cert, key: serverCert.key, ALPNProtocols: ['http/1.1'] }, (req, res) => {
+      const s = req.socket as TLSSocket;
+      seen.push({ sni: String((s as TLSSocket & { servername?: string }).servername ?? ''), alpn: String(s.alpnProtocol) });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ upstream: 'https', url: req.url, headers: req.headers }));
+    });
+    await new Promise<void>((r) => https.listen(0, '127.0.0.1', () => r()));
+    httpsPort = (https.address() as { port: number }).port;
+  });
+  after(() => new Promise<void>((r) => https.close(() => r())));
+
+  const results: Record<string, { status: number; body: string; log: string[] }[]> = {};
+  for (const kind of KINDS) {
+    test(`${kind}: verified SAN → 200; wrong SAN, unknown CA → 503 UF with the TLS error`, async () => {
+      const log = join(tmp, `a-${kind}.log`);
+      const port = await freePort();
+      const clusters = [
+        cluster('good', [endpoint(httpsPort)], { transport_socket: upstreamTls({ sni: 'reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews') }) }),
+        cluster('wrong-san', [endpoint(httpsPort)], { transport_socket: upstreamTls({ ca: ca.certFile, san: spiffe('someone-else') }) }),
+        cluster('unknown-ca', [endpoint(httpsPort)], { transport_socket: upstreamTls({ ca: otherCa.certFile }) }),
+        cluster('no-verify', [endpoint(httpsPort)], { transport_socket: upstreamTls({}) }),
+      ];
+      const p = await startProxy(kind, bootstrap([listener('in', port, [{ filters: [hcm([['/good', 'good'], ['/wrong', 'wrong-san'], ['/ca', 'unknown-ca'], ['/nv', 'no-verify']], { log })] }])], clusters), FLUSH(kind));
+      try {
+        await p.waitReady();
+        seen.length = 0;
+        const good = await send(port, { path: '/good' });
+        assert.equal(good.status, 200, good.body);
+        assert.equal(echo(good.body).url, '/good');
+        assert.deepEqual(seen[0], { sni: 'reviews.default.svc.cluster.local', alpn: 'http/1.1' });
+        const out = [];
+        for (const path of ['/wrong', '/ca', '/nv']) {
+          const r = await send(port, { path });
+          out.push({ status: r.status, body: r.status === 200 ? '' : r.body, log: [] as string[] });
+        }
+        assert.equal(out[0].status, 503);
+        assert.equal(out[1].status, 503);
+        assert.equal(out[2].status, 200);
+        await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 4, 'access log');
+        const lines = readFileSync(log, 'utf8').trim().split('\n');
+        out[0].log = [lines[1]];
+        out[1].log = [lines[2]];
+        assert.match(lines[1], /^503 UF TLS_error:/);
+        assert.match(lines[2], /^503 UF TLS_error:/);
+        results[kind] = out;
+      } finally {
+        await p.stop();
+      }
+    });
+  }
+  test('spar answers and logs the TLS failures as Envoy does', () => {
+    if (!results.envoy || !results.spar) return;
+    assert.deepEqual(results.spar, results.envoy);
+  });
+});
+
+const ALPN_ISTIO = ['istio-peer-exchange', 'istio'];
+const PEER_HEADERS = {
+  'x-peer-uri': '%DOWNSTREAM_PEER_URI_SAN%',
+  'x-local-uri': '%DOWNSTREAM_LOCAL_URI_SAN%',
+  'x-tls-version': '%DOWNSTREAM_TLS_VERSION%',
+  'x-peer-subject': '%DOWNSTREAM_PEER_SUBJECT%',
+};
+
+/** A sidecar's inbound side: mTLS chain (transport_protocol tls) and a plaintext chain, both to `plain`. */
+function serverBootstrap(port: number): EnvoyJson {
+  const mtls = {
+    filter_chain_match: { transport_protocol: 'tls' },
+    transport_socket: downstreamTls({ cert: serverCert, ca: ca.certFile, san: 'spiffe://cluster.local/ns/default/', require: true, alpn: [...ALPN_ISTIO, 'h2', 'http/1.1'] }),
+    filters: [hcm([['/', 'app']], { headers: { ...PEER_HEADERS, 'x-chain': 'mtls' } })],
+  };
+  const plaintext = { filters: [hcm([['/', 'app']], { headers: { 'x-chain': 'plain' } })] };
+  return bootstrap([listener('inbound', port, [mtls, plaintext], true)], [cluster('app', [endpoint(plain.port)])]);
+}
+
+/** A sidecar's outbound side: clusters to the server proxy with mTLS, without a client certificate, plaintext, and auto mTLS. */
+function clientBootstrap(port: number, serverPort: number, log: string): EnvoyJson {
+  const mtls = upstreamTls({ sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews'), cert: clientCert, alpn: ALPN_ISTIO });
+  const clusters = [
+    cluster('mtls', [endpoint(serverPort)], { transport_socket: mtls }),
+    cluster('nocert', [endpoint(serverPort)], { transport_socket: upstreamTls({ ca: ca.certFile, san: spiffe('bookinfo-reviews'), alpn: ALPN_ISTIO }) }),
+    cluster('rogue', [endpoint(serverPort)], { transport_socket: upstreamTls({ ca: ca.certFile, cert: rogueClient }) }),
+    cluster('plaintext', [endpoint(serverPort)]),
+    // Istio's auto mTLS: tlsMode=istio endpoints get mTLS, the others plaintext.
+    cluster('auto', [endpoint(serverPort, { filter_metadata: { 'envoy.transport_socket_match': { tlsMode: 'istio' } } }), endpoint(plain.port)], {
+      transport_socket_matches: [
+        { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: mtls },
+        { name: 'tlsMode-disabled', match: {}, transport_socket: { name: 'envoy.transport_sockets.raw_buffer', typed_config: { '@type': `${T}envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer` } } },
+      ],
+    }),
+  ];
+  const routes: [string, string][] = [['/nocert', 'nocert'], ['/rogue', 'rogue'], ['/plaintext', 'plaintext'], ['/auto', 'auto'], ['/', 'mtls']];
+  return bootstrap([listener('outbound', port, [{ filters: [hcm(routes, { log })] }])], clusters);
+}
+
+describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
+  const servers = new Map<ProxyKind, { p: Envoy; port: number }>();
+  before(async () => {
+    for (const kind of KINDS) {
+      const port = await freePort();
+      const p = await startProxy(kind, serverBootstrap(port));
+      await p.waitReady();
+      servers.set(kind, { p, port });
+    }
+  });
+  after(async () => {
+    for (const s of servers.values()) await s.p.stop();
+  });
+
+  type Seen = Record<string, unknown>;
+  const combos: Record<string, Seen> = {};
+  for (const client of KINDS) for (const server of KINDS) {
+    test(`${client} → ${server}: SPIFFE identities both ways; a missing or untrusted client certificate is refused`, async () => {
+      const log = join(tmp, `b-${client}-${server}.log`);
+      const port = await freePort();
+      const srv = servers.get(server)!;
+      const p = await startProxy(client, clientBootstrap(port, srv.port, log), FLUSH(client));
+      try {
+        await p.waitReady();
+        const r = await send(port, { path: '/mtls' });
+        assert.equal(r.status, 200, r.body);
+        const h = echo(r.body).headers;
+        assert.equal(h['x-chain'], 'mtls');
+        assert.equal(h['x-peer-uri'], spiffe('bookinfo-productpage'));
+        assert.equal(h['x-local-uri'], spiffe('bookinfo-reviews'));
+        assert.equal(h['x-tls-version'], 'TLSv1.2', 'Envoy clients offer at most TLS 1.2 by default');
+        assert.equal(h['x-peer-subject'], 'CN=client,O=cluster.local');
+        const pt = await send(port, { path: '/plaintext' });
+        assert.equal(pt.status, 200);
+        assert.equal(echo(pt.body).headers['x-chain'], 'plain');
+        const nocert = await send(port, { path: '/nocert' });
+        const rogue = await send(port, { path: '/rogue' });
+        assert.equal(nocert.status, 503);
+        assert.equal(rogue.status, 503);
+        // (c) auto mTLS: the tlsMode=istio endpoint through the server proxy, the other direct.
+        const auto = [];
+        for (let i = 0; i < 4; i++) {
+          const a = await send(port, { path: '/auto' });
+          assert.equal(a.status, 200);
+          const e = echo(a.body);
+          auto.push(`${String(e.headers['x-chain'] ?? 'direct')} ${String(e.headers['x-peer-uri'] ?? '-')}`);
+        }
+        assert.deepEqual(auto.sort(), ['direct -', 'direct -', `mtls ${spiffe('bookinfo-productpage')}`, `mtls ${spiffe('bookinfo-productpage')}`]);
+        await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 8, 'access log');
+        const lines = readFileSync(log, 'utf8').trim().split('\n');
+        combos[`${client}→${server}`] = { nocert: [nocert.body, lines[2].split(' ').slice(0, 2)], rogue: [rogue.body, lines[3].split(' ').slice(0, 2)] };
+      } finally {
+        await p.stop();
+      }
+    });
+  }
+  test('the four combinations agree (refusals are 503 UF before headers)', () => {
+    const all = Object.values(combos);
+    if (all.length !== 4) return;
+    for (const c of all) assert.deepEqual(c, all[0]);
+    assert.deepEqual((all[0].nocert as unknown[])[1], ['503', 'UF']);
+  });
+
+  for (const kind of KINDS) {
+    test(`${kind} server: a TLS client without a certificate, or with one from another CA, is refused in the handshake`, async () => {
+      const port = servers.get(kind)!.port;
+      const attempt = (cert?: CertFiles) => new Promise<string>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: ca.cert, checkServerIdentity: () => undefined, ...(cert ? { cert: cert.cert, key: cert.key } : {}), ALPNProtocols: ['istio'] });
+        s.on('secureConnect', () => {
+          s.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
+        });
+        s.on('data', (d: Buffer) => {
+          resolve(d.toString('latin1').split('\r\n')[0]);
+          s.destroy();
+        });
+        s.on('error', (e: NodeJS.ErrnoException) => resolve(`error ${e.code ?? e.message}`));
+        s.on('close', () => resolve('closed'));
+      });
+      assert.equal(await attempt(clientCert), 'HTTP/1.1 200 OK');
+      assert.match(await attempt(), /^error|closed/);
+      assert.match(await attempt(rogueClient), /^error|closed/);
+    });
+  }
+});
+
+/** A minimal ADS bootstrap (SotW or delta) whose only static cluster is the control plane. */
+function adsBootstrap(cpPort: number, delta: boolean, extraClusters: EnvoyJson[] = []): EnvoyJson {
+  const h2 = { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, explicit_http_config: { http2_protocol_options: {} } } };
+  return {
+    node: { id: 'sidecar~127.0.0.1~reviews-v1.default~default.svc.cluster.local', cluster: 'reviews.default', metadata: { NAMESPACE: 'default' } },
+    admin: { address: addr(0) },
+    dynamic_resources: {
+      lds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
+      cds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
+      ads_config: { api_type: delta ? 'DELTA_GRPC' : 'GRPC', set_node_on_first_message_only: true, transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] },
+    },
+    static_resources: { clusters: [cluster('xds-grpc', [endpoint(cpPort)], { typed_extension_protocol_options: h2 }), ...extraClusters.map((c) => ({ ...c, typed_extension_protocol_options: h2 }))] },
+  } as EnvoyJson;
+}
+
+const sdsAds = (name: string): EnvoyJson => ({ name, sds_config: { ads: {}, resource_api_version: 'V3' } });
+
+/** An inbound listener whose certificate and CA come from SDS (Istio's shape: combined validation). */
+function sdsListener(port: number): EnvoyJson {
+  return listener('inbound', port, [{
+    transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: {
+      '@type': DOWN_TLS, require_client_certificate: true,
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' },
+        tls_certificate_sds_secret_configs: [sdsAds('default')],
+        combined_validation_context: {
+          default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: 'spiffe://cluster.local/' } }] },
+          validation_context_sds_secret_config: sdsAds('ROOTCA'),
+        },
+      },
+    } },
+    filters: [hcm([['/', 'app']], { headers: PEER_HEADERS })],
+  }]);
+}
+
+const certSecret = (name: string, c: CertFiles): EnvoyJson => ({ name, tls_certificate: { certificate_chain: { inline_string: c.cert }, private_key: { inline_string: c.key } } });
+const caSecret = (name: string, pem: string): EnvoyJson => ({ name, validation_context: { trusted_ca: { inline_string: pem } } });
+
+/** One HTTPS request as the productpage sidecar would make it; `agent` keeps a connection open across calls. */
+function mtlsGet(port: number, agent: HttpsAgent | false): Promise<{ status: number; serverSan: string; echo: Echo }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/', agent, ca: ca.cert, cert: clientCert.cert, key: clientCert.key, checkServerIdentity: () => undefined }, (res) => {
+      const chunks: Buffer[] = [];
+      const san = String((res.socket as TLSSocket).getPeerCertificate().subjectaltname ?? '');
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, serverSan: san, echo: echo(Buffer.concat(chunks).toString('utf8')) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('(d) SDS over ADS: warming, then rotation for new connections only', () => {
+  for (const kind of KINDS) {
+    test(`${kind}: the listener waits for its secrets; a rotated certificate serves new connections, open ones keep working`, async () => {
+      const cp = new ControlPlane();
+      await cp.start();
+      const port = await freePort();
+      const p = await startProxy(kind, adsBootstrap(cp.port, false));
+      const keep = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
+      try {
+        cp.set(TypeUrl.Cluster, [cluster('app', [endpoint(plain.port)])]);
+        cp.set(TypeUrl.Listener, [sdsListener(port)]);
+        await p.waitFor(async () => warming(await p.configDump()).includes('listener inbound'), 10_000, 'the listener warming on its secrets');
+        await until(() => cp.requests.some((r) => r.type_url === TypeUrl.Secret && (r.resource_names ?? []).includes('default') && (r.resource_names ?? []).includes('ROOTCA')), 'SDS requests for default and ROOTCA');
+        cp.set(TypeUrl.Secret, [certSecret('default', serverCert), caSecret('ROOTCA', ca.cert)]);
+        await p.waitReady();
+        await p.waitFor(async () => !warming(await p.configDump()).length, 10_000, 'the listener active');
+        const first = await mtlsGet(port, keep);
+        assert.equal(first.status, 200);
+        assert.match(first.serverSan, /sa\/bookinfo-reviews(,|$)/);
+        assert.equal(first.echo.headers['x-peer-uri'], spiffe('bookinfo-productpage'));
+        // Rotation: a new workload certificate for the same secret name.
+        const rotated = ca.issue('server-v2', [`URI:${spiffe('bookinfo-reviews-v2')}`]);
+        cp.set(TypeUrl.Secret, [certSecret('default', rotated), caSecret('ROOTCA', ca.cert)]);
+        await until(async () => (await mtlsGet(port, false)).serverSan.endsWith('sa/bookinfo-reviews-v2'), 'a new connection with the rotated certificate');
+        const again = await mtlsGet(port, keep);
+        assert.equal(again.status, 200, 'the connection opened before the rotation still works');
+        assert.match(again.serverSan, /sa\/bookinfo-reviews(,|$)/, 'and still carries the certificate it was opened with');
+        assert.equal(again.echo.headers['x-local-uri'], spiffe('bookinfo-reviews'));
+        // A bad secret is NACKed and changes nothing.
+        cp.set(TypeUrl.Secret, [{ name: 'default', tls_certificate: { certificate_chain: { filename: '/nonexistent/cert.pem' }, private_key: { inline_string: 'x' } } }, caSecret('ROOTCA', ca.cert)]);
+        await until(() => cp.nacks(TypeUrl.Secret).length > 0, 'a NACK for the unreadable certificate');
+        assert.equal((await mtlsGet(port, false)).status, 200);
+      } finally {
+        keep.destroy();
+        await p.stop();
+        await cp.stop();
+      }
+    });
+  }
+});
