@@ -202,7 +202,8 @@ export class PushContext {
     const key = `${proxy.namespace}|${sidecar ? `${sidecar.namespace}/${sidecar.name}` : ''}`;
     const hit = this.scopeCache.get(key);
     if (hit) return hit;
-    const egress = sidecar ? (sidecar.spec.egress ?? []).flatMap((e) => e?.hosts ?? []).map((h) => parseScopedHost(h, sidecar.namespace)) : undefined;
+    // A Sidecar without egress listeners scopes nothing: Istio gives it the default egress `*/*`.
+    const egress = sidecar?.spec.egress?.length ? sidecar.spec.egress.flatMap((e) => e?.hosts ?? []).map((h) => parseScopedHost(h, sidecar.namespace)) : undefined;
     const out: Service[] = [];
     for (const [, list] of this.servicesByHost) {
       const visible = list.filter((s) => this.serviceVisible(s, proxy.namespace) && (!egress || egress.some((e) => scopedMatches(e, s.namespace, s.hostname))));

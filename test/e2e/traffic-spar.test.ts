@@ -8,7 +8,4 @@ import { trafficSuite } from './tasks.js';
 trafficSuite({
   proxy: 'spar',
   tasks: ['routing', 'fault', 'shifting', 'tcp-shifting', 'timeouts', 'circuit-breaking', 'mirroring', 'ingress', 'egress'],
-  todo: {
-    egress: 'Sidecar outboundTrafficPolicy REGISTRY_ONLY: an unknown host (no ServiceEntry) on the host server\'s port still passes through (200, not 502) — not yet diagnosed between src/xds/gen (lds-outbound/rds block_all) and spar proxy',
-  },
 });

@@ -392,3 +392,17 @@ test('Spar-only HTTP filter hook: inserted before the router, always is_optional
 test('every generated resource in this file fit Envoy\'s schema', () => {
   assert.ok(checked.count > 100, `only ${checked.count} resources checked`);
 });
+
+test('a Sidecar with only outboundTrafficPolicy REGISTRY_ONLY scopes nothing: every service stays visible, unknown hosts get block_all (regression: it hid every service)', () => {
+  const push = pushFor([BOOKINFO], [`
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}`]);
+  const pp = sidecarFor(push, 'productpage-v1');
+  const cds = names(gen(pp, push, TypeUrl.Cluster));
+  for (const svc of ['reviews', 'ratings', 'details']) assert.ok(cds.includes(`outbound|9080||${svc}.default.svc.cluster.local`), svc);
+  const rc = byName(gen(pp, push, TypeUrl.RouteConfiguration, ['9080']), '9080');
+  assert.equal((rc.virtual_hosts as EnvoyJson[]).at(-1)!.name, 'block_all');
+});
