@@ -402,3 +402,33 @@ describe('(d) SDS over ADS: warming, then rotation for new connections only', ()
     });
   }
 });
+
+describe("(e) the pilot's CDS for a Bookinfo sidecar (auto mTLS, SDS from sds-grpc)", () => {
+  for (const kind of KINDS) {
+    test(`${kind}: ACKs it; the clusters warm until default and ROOTCA arrive over the sds-grpc stream`, async () => {
+      const { BOOKINFO, gen, pushFor, sidecarFor } = await import('../pilot/fixtures/mesh.js');
+      const push = pushFor([BOOKINFO]);
+      const productpage = sidecarFor(push, 'productpage-v1');
+      const cds = gen(productpage, push, TypeUrl.Cluster);
+      const withMatches = cds.filter((c) => Array.isArray(c.transport_socket_matches));
+      assert.ok(withMatches.length >= 4, 'auto mTLS clusters (tlsMode-istio / tlsMode-disabled)');
+      const cp = new ControlPlane();
+      await cp.start();
+      const p = await startProxy(kind, adsBootstrap(cp.port, false, [cluster('sds-grpc', [endpoint(cp.port)])]));
+      try {
+        cp.set(TypeUrl.Cluster, cds);
+        cp.set(TypeUrl.ClusterLoadAssignment, gen(productpage, push, TypeUrl.ClusterLoadAssignment));
+        await until(() => cp.acked(TypeUrl.Cluster).length > 0 || cp.nacks(TypeUrl.Cluster).length > 0, 'the CDS answer');
+        assert.deepEqual(cp.nacks(TypeUrl.Cluster).map((n) => n.error_detail?.message), []);
+        const name = String(withMatches[0].name);
+        await p.waitFor(async () => warming(await p.configDump()).includes(`cluster ${name}`), 10_000, `${name} warming on its secrets`);
+        cp.set(TypeUrl.Secret, [certSecret('default', clientCert), caSecret('ROOTCA', ca.cert)]);
+        await p.waitFor(async () => !warming(await p.configDump()).some((w) => w.startsWith('cluster ')), 15_000, 'every cluster active');
+        assert.ok(cp.requests.some((r) => r.type_url === TypeUrl.Secret && (r.resource_names ?? []).includes('ROOTCA')), 'secrets requested over the SDS stream');
+      } finally {
+        await p.stop();
+        await cp.stop();
+      }
+    });
+  }
+});

@@ -1,6 +1,6 @@
 /**
  * An in-process xDS control plane for proxy tests (STYLE.md habit 9): a grpc-js server with ADS in
- * both forms (SotW and delta), holding a resource set per type URL. `set()` replaces a type's
+ * both forms (SotW and delta) and SDS's StreamSecrets, holding a resource set per type URL. `set()` replaces a type's
  * resources and pushes them to every stream subscribed; every request the proxy sends (ACKs, NACKs
  * with their error_detail) is recorded.
  */
@@ -41,6 +41,12 @@ export class ControlPlane {
     } as never, {
       StreamAggregatedResources: (call: Stream) => this.onStream(call, false),
       DeltaAggregatedResources: (call: Stream) => this.onStream(call, true),
+    } as never);
+    // SDS on its own stream (an agent's SDS server, Istio's `sds-grpc`): the same secrets as over ADS.
+    server.addService({
+      StreamSecrets: method('/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets'),
+    } as never, {
+      StreamSecrets: (call: Stream) => this.onStream(call, false),
     } as never);
     this.port = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
     this.server = server;
