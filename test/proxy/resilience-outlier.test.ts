@@ -48,6 +48,10 @@ const SCENARIOS: Record<string, { od: Json; refused?: boolean; cluster?: Json; r
   twoeject: { od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 100 }, cluster: { common_lb_config: { healthy_panic_threshold: { value: 0 } } } },
   // a gRPC request's trailers-only grpc-status counts as the HTTP status it maps to (14 → 503)
   grpc: { od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 50 }, match: { path: '/grpc/' }, route: { prefix_rewrite: '/header/grpc-status/14' } },
+  // route timeouts: a local-origin failure (504) without the split; with it, a timeout after the
+  // connection was made does not accumulate (the connection's success is counted first)
+  timeout: { od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 50 }, match: { path: '/timeout/' }, route: { prefix_rewrite: '/delay/2000', timeout: '0.2s' } },
+  timeoutsplit: { od: { split_external_local_origin_errors: true, consecutive_local_origin_failure: 3, base_ejection_time: '30s', max_ejection_percent: 50 }, match: { path: '/timeoutsplit/' }, route: { prefix_rewrite: '/delay/2000', timeout: '0.2s' } },
   // tcp_proxy reports connect failures (listener `tcp`)
   tcpod: { refused: true, od: { consecutive_5xx: 3, base_ejection_time: '30s', max_ejection_percent: 50 } },
   // statistical detections over an interval
@@ -308,6 +312,23 @@ test('gRPC: a trailers-only grpc-status 14 (UNAVAILABLE) counts as 503 for gRPC 
   }
   const same = (st: Record<string, number>) => [st.ejections_active, st.ejections_enforced_total, st.membership_healthy];
   assert.deepEqual(same(r.spar.grpc), same(r.envoy.grpc));
+});
+
+test('route timeouts count as local-origin failures (504 without the split)', { timeout: 60_000 }, async () => {
+  const r = await both(async (s) => {
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await send(s.port, { path: '/timeout/' })).status);
+    for (let i = 0; i < 12; i++) codes.push((await send(s.port, { path: '/timeoutsplit/' })).status);
+    return { codes, plain: await odStats(s, 'timeout'), split: await odStats(s, 'timeoutsplit') };
+  });
+  const keys = ['ejections_enforced_consecutive_5xx', 'ejections_detected_consecutive_local_origin_failure', 'ejections_enforced_consecutive_local_origin_failure', 'ejections_active'];
+  for (const kind of KINDS) {
+    assert.ok(r[kind].codes.every((c) => c === 504), `${kind}: ${r[kind].codes.join(',')}`);
+    assert.equal(r[kind].plain.ejections_enforced_consecutive_5xx, 1, `${kind} ${JSON.stringify(pick(r[kind].plain, keys))}`);
+  }
+  assert.deepEqual(pick(r.spar.plain, keys), pick(r.envoy.plain, keys), 'no split');
+  assert.deepEqual(pick(r.spar.split, keys), pick(r.envoy.split, keys), 'split');
+  assert.equal(r.envoy.split.ejections_detected_consecutive_local_origin_failure, 0, 'split: timeouts after connecting never add up');
 });
 
 test('tcp_proxy: connect failures eject the host', { timeout: 60_000 }, async () => {
