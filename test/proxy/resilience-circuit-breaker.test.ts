@@ -76,6 +76,7 @@ function bootstrap(http: number, tcp: number, log: string, tcpLog: string): Json
                     routes: [
                       route('/cb/', 'cb'),
                       route('/cbhigh/', 'cb', { priority: 'HIGH' }),
+                      route('/cbshort/', 'cb', { timeout: '0.3s' }),
                       route('/rq/', 'rq'),
                       route('/h2/', 'h2'),
                       route('/perconn/', 'perconn'),
@@ -443,6 +444,46 @@ test('max_retries per priority: DEFAULT (0) overflows — UO, upstream_rq_retry_
   assert.deepEqual(seen.envoy, {
     '/retry': { status: 503, overloaded: null, flags: 'UO', deltas: { 'cluster.retry.upstream_rq_retry': 0, 'cluster.retry.upstream_rq_retry_overflow': 1 }, upstreamGot: 1 },
     '/retryhigh': { status: 503, overloaded: null, flags: 'URX', deltas: { 'cluster.retry.upstream_rq_retry': 1, 'cluster.retry.upstream_rq_retry_overflow': 0 }, upstreamGot: 2 },
+  });
+  assert.deepEqual(seen.spar, seen.envoy);
+});
+
+test('a pending request that times out (504 UT) or whose client goes away leaves the queue (both upstream_rq_cancelled)', async () => {
+  const seen: Record<string, unknown> = {};
+  for (const kind of KINDS) {
+    const { http: port, proxy } = proxies.get(kind)!;
+    assert.equal((await send(port, { path: '/cb/', headers: { 'x-case': `${kind}-warm2` } })).status, 200);
+    const upBefore = up.requests;
+    const ids = [`${kind}-hold-${Date.now()}`, `${kind}-timeout-${Date.now()}`];
+    let timedOut: Reply | undefined;
+    let during: Record<string, number> = {};
+    const d = await statDelta(kind, ['cluster.cb.upstream_rq_cancelled', 'cluster.cb.upstream_rq_timeout', 'cluster.cb.upstream_rq_pending_total', 'cluster.cb.upstream_rq_pending_overflow'], async () => {
+      const hold = send(port, { path: '/cb/delay/1500', headers: { 'x-case': ids[0] } });
+      await sleep(150);
+      // Pending behind the held connection, then the route timeout (0.3 s) ends it.
+      timedOut = await send(port, { path: '/cbshort/delay/10', headers: { 'x-case': ids[1] } });
+      // Pending again; the client gives up after 200 ms.
+      await send(port, { path: '/cb/delay/10', timeoutMs: 200 }).catch(() => undefined);
+      await sleep(200);
+      during = await proxy.stats('cluster.cb.');
+      assert.equal((await hold).status, 200);
+    });
+    await sleep(100);
+    const log = await logs(kind, ids);
+    seen[kind] = {
+      timedOut: { status: timedOut!.status, body: timedOut!.body, flags: log.find((l) => l.case === ids[1])?.flags },
+      deltas: d,
+      pendingActiveAfterwards: during['cluster.cb.upstream_rq_pending_active'],
+      remainingPending: during['cluster.cb.circuit_breakers.default.remaining_pending'],
+      upstreamGot: up.requests - upBefore,
+    };
+  }
+  assert.deepEqual(seen.envoy, {
+    timedOut: { status: 504, body: 'upstream request timeout', flags: 'UT' },
+    deltas: { 'cluster.cb.upstream_rq_cancelled': 2, 'cluster.cb.upstream_rq_timeout': 1, 'cluster.cb.upstream_rq_pending_total': 2, 'cluster.cb.upstream_rq_pending_overflow': 0 },
+    pendingActiveAfterwards: 0,
+    remainingPending: 1,
+    upstreamGot: 1,
   });
   assert.deepEqual(seen.spar, seen.envoy);
 });
