@@ -89,6 +89,21 @@ function localRoutes(): Json[] {
         { entries: [{ key: 'generic_key', value: 'fast' }], token_bucket: bucket(3, '60s') },
       ],
     })),
+    // vh_rate_limits: INCLUDE adds the virtual host's descriptors to the route's; IGNORE drops them.
+    r('vh include', '/vhinclude', { rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'r' } }] }] }, local('vhinclude', {
+      token_bucket: bucket(100), filter_enabled: ALL, filter_enforced: ALL, enable_x_ratelimit_headers: 'DRAFT_VERSION_03', vh_rate_limits: 'INCLUDE',
+      descriptors: [{ entries: [{ key: 'generic_key', value: 'vhl' }], token_bucket: bucket(2, '120s') }, { entries: [{ key: 'generic_key', value: 'r' }], token_bucket: bucket(5) }],
+    })),
+    r('vh ignore', '/vhignore', {}, local('vhignore', {
+      token_bucket: bucket(3), filter_enabled: ALL, filter_enforced: ALL, enable_x_ratelimit_headers: 'DRAFT_VERSION_03', vh_rate_limits: 'IGNORE',
+      descriptors: [{ entries: [{ key: 'generic_key', value: 'vhl' }], token_bucket: bucket(1) }],
+    })),
+    r('vh override', '/vhoverride', {}, local('vhoverride', {
+      token_bucket: bucket(3), filter_enabled: ALL, filter_enforced: ALL, enable_x_ratelimit_headers: 'DRAFT_VERSION_03',
+      descriptors: [{ entries: [{ key: 'generic_key', value: 'vhl' }], token_bucket: bucket(1) }],
+    })),
+    // gRPC callers get a trailers-only answer: grpc-status 8 with rate_limited_as_resource_exhausted.
+    r('grpc', '/grpc', {}, local('grpc', { token_bucket: bucket(1), filter_enabled: ALL, filter_enforced: ALL, rate_limited_as_resource_exhausted: true })),
     r('per-connection', '/conn', {}, local('conn', { token_bucket: bucket(2), filter_enabled: ALL, filter_enforced: ALL, local_rate_limit_per_downstream_connection: true })),
     r('half-enforced', '/halfenforced', {}, local('halfenforced', { token_bucket: bucket(1), filter_enabled: ALL, filter_enforced: { runtime_key: 'x', default_value: { numerator: 50 } } })),
     r('half-enabled', '/halfenabled', {}, local('halfenabled', { token_bucket: bucket(1000), filter_enabled: { runtime_key: 'x', default_value: { numerator: 5000, denominator: 'TEN_THOUSAND' } }, filter_enforced: ALL })),
@@ -130,7 +145,7 @@ function globalListener(name: string, port: number, log: string, filter: Json): 
           stat_prefix: name,
           access_log: accessLog(log),
           http_filters: [
-            { name: 'envoy.filters.http.ratelimit', typed_config: { '@type': RL, timeout: '0.5s', rate_limit_service: { transport_api_version: 'V3', grpc_service: { envoy_grpc: { cluster_name: 'rls' } } }, ...filter } },
+            { name: 'envoy.filters.http.ratelimit', typed_config: { '@type': RL, timeout: '1s', rate_limit_service: { transport_api_version: 'V3', grpc_service: { envoy_grpc: { cluster_name: 'rls' } } }, ...filter } },
             ROUTER,
           ],
           route_config: {
@@ -177,7 +192,7 @@ function bootstrap(ports: Ports, log: string): Json {
               route_config: {
                 name: 'local',
                 virtual_hosts: [
-                  { name: 'local', domains: ['*'], routes: localRoutes() },
+                  { name: 'local', domains: ['*'], rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'vhl' } }] }], routes: localRoutes() },
                 ],
               },
             },
@@ -251,7 +266,7 @@ function view(rep: Reply): View {
     // a local reply
   }
   const h: Record<string, unknown> = {};
-  for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited', 'x-rls-resp']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
+  for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited', 'x-rls-resp', 'grpc-status', 'grpc-message']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
   const reset = rep.headers['x-ratelimit-reset'];
   // Seconds to the next token: 0 while tokens are left, else close to the fill interval (60 s here).
   const n = Number(reset);
@@ -306,6 +321,10 @@ const LOCAL_STEPS: Step[] = [
   ...seq('actions header match', '/actions', 3, { 'x-m': '1' }),
   ...seq('actions skip_if_absent present', '/actions', 2, { 'x-skip': 's' }),
   ...seq('descriptor order', '/order', 6),
+  ...seq('vh_rate_limits INCLUDE', '/vhinclude', 4),
+  ...seq('vh_rate_limits IGNORE', '/vhignore', 2),
+  ...seq('vh_rate_limits OVERRIDE', '/vhoverride', 2),
+  ...seq('grpc', '/grpc', 2, { 'content-type': 'application/grpc' }),
   ...seq('filter-wide bucket', '/elsewhere', 4),
 ];
 
@@ -479,7 +498,7 @@ test('global rate limit: an unavailable, slow or absent service fails open (and 
   const steps: (Step & { listener: 'global' | 'deny' })[] = [];
   const phases: ['error' | 'slow' | 'down', (r: RlsServer) => Promise<void>][] = [
     ['error', async (r) => { r.mode = 'error'; }],
-    ['slow', async (r) => { r.mode = 'slow'; r.delayMs = 1500; }],
+    ['slow', async (r) => { r.mode = 'slow'; r.delayMs = 2500; }],
     ['down', async (r) => { await r.stop(); }],
   ];
   const all = new Map<ProxyKind, Map<string, View>>([['envoy', new Map()], ['spar', new Map()]]);

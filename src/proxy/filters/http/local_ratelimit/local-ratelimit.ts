@@ -104,7 +104,7 @@ function readRuntimeFraction(f: Fields | undefined): number {
 
 const descriptorKey = (d: Descriptor): string => d.map((e) => `${e.key}=${e.value}`).join('\u0000');
 
-export function compileLocalRateLimit(f: Fields): LocalRateLimitConfig {
+export function compileLocalRateLimit(f: Fields, perRoute = false): LocalRateLimitConfig {
   const statPrefix = f.str('stat_prefix');
   if (!statPrefix) f.error('stat_prefix', 'must not be empty');
   const st = f.opt('status');
@@ -125,6 +125,7 @@ export function compileLocalRateLimit(f: Fields): LocalRateLimitConfig {
   };
   const tb = f.opt('token_bucket');
   if (tb) c.defaultSpec = readTokenBucket(tb);
+  else if (perRoute) f.error('token_bucket', 'local rate limit token bucket must be set for per filter configs (as Envoy requires)');
   for (const d of f.list('descriptors')) {
     const entries: Descriptor = [];
     for (const e of d.list('entries')) {
@@ -239,4 +240,4 @@ registerHttpFilter(LOCAL_RATE_LIMIT, (cfg, ctx) => {
     },
   };
   return filter;
-}, { [LOCAL_RATE_LIMIT]: compileLocalRateLimit });
+}, { [LOCAL_RATE_LIMIT]: (f) => compileLocalRateLimit(f, true) });

@@ -22,7 +22,7 @@ import type { HttpStream } from '../../../http/stream.js';
 import type { Descriptor, VhRateLimits } from '../../../router/rate-limit-policy.js';
 import type { Counter, StatsStore } from '../../../stats/stats.js';
 import type { StreamInfo } from '../../../stream-info.js';
-import { decodeMessage, encodeMessage, type EnvoyJson } from '../../../../xds/codec.js';
+import { decodeMessage, encodeMessage, messageType, type EnvoyJson } from '../../../../xds/codec.js';
 import { registerHttpFilter, type FilterReply } from '../registry.js';
 import { readHttpStatus, readVhRateLimits, readXRateLimitHeaders, routeDescriptors } from '../common/ratelimit.js';
 
@@ -191,6 +191,9 @@ const pending = new WeakMap<StreamInfo, Headers>();
 
 registerHttpFilter(RATE_LIMIT, (cfg, ctx) => {
   const c = compileRateLimit(cfg);
+  // Decode the service's message types now, not on the first request (whose deadline may be 20 ms).
+  messageType(REQUEST_TYPE);
+  messageType(RESPONSE_TYPE);
   const statsByCluster = new Map<string, Stats>();
   const statsFor = (store: StatsStore, cluster: string): Stats => {
     let st = statsByCluster.get(cluster);
