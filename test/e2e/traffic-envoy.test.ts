@@ -7,5 +7,5 @@ import { trafficSuite } from './tasks.js';
 
 trafficSuite({
   proxy: 'envoy',
-  tasks: ['routing', 'fault', 'shifting'],
+  tasks: ['routing', 'fault', 'shifting', 'tcp-shifting', 'timeouts', 'circuit-breaking', 'mirroring', 'ingress', 'egress'],
 });
