@@ -128,6 +128,10 @@ function globalRoutes(): Json[] {
     r('g', '/g', { rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'g' } }] }, { actions: [{ request_headers: { header_name: 'x-user', descriptor_key: 'user' } }, { remote_address: {} }] }] }),
     r('user', '/user', { rate_limits: [{ actions: [{ request_headers: { header_name: 'x-user', descriptor_key: 'user' } }] }] }),
     r('no-descriptor', '/nodesc', { rate_limits: [{ actions: [{ request_headers: { header_name: 'x-absent', descriptor_key: 'absent' } }] }] }),
+    // RateLimitPerRoute: another domain, and the virtual host's descriptors after the route's.
+    r('per-route', '/perroute', { rate_limits: [{ actions: [{ generic_key: { descriptor_value: 'pr' } }] }] }, {
+      typed_per_filter_config: { 'envoy.filters.http.ratelimit': { '@type': 'type.googleapis.com/envoy.extensions.filters.http.ratelimit.v3.RateLimitPerRoute', domain: 'other', vh_rate_limits: 'INCLUDE' } },
+    }),
     r('stage-1-only', '/stage1', { rate_limits: [{ stage: 1, actions: [{ generic_key: { descriptor_value: 's1' } }] }] }),
     r('vh', '/', {}),
   ];
@@ -448,6 +452,7 @@ const GLOBAL_STEPS: (Step & { listener: 'global' | 'deny' })[] = [
   ...seq('no descriptor', '/nodesc', 1).map((x) => ({ ...x, listener: 'global' as const })),
   ...seq('other stage', '/stage1', 1).map((x) => ({ ...x, listener: 'global' as const })),
   ...seq('vhost descriptors', '/elsewhere', 1).map((x) => ({ ...x, listener: 'global' as const })),
+  ...seq('per-route domain and vh include', '/perroute', 1).map((x) => ({ ...x, listener: 'global' as const })),
   ...seq('deny g', '/g', 2).map((x) => ({ ...x, listener: 'deny' as const })),
 ];
 
@@ -492,6 +497,7 @@ test('global rate limit: same answers, same descriptors sent to the rate limit s
   process.stderr.write(`RLS requests (envoy): ${envoyAsked.length}, e.g. ${envoyAsked[0]}\n`);
   assert.deepEqual(sparAsked, envoyAsked);
   assert.ok(!envoyAsked.some((x) => x.includes('absent') || x.includes('s1')), 'no call without descriptors of this stage');
+  assert.ok(envoyAsked.includes('other: generic_key=pr | generic_key=vh'), envoyAsked.join('\n'));
 });
 
 test('global rate limit: an unavailable, slow or absent service fails open (and closed with failure_mode_deny)', { timeout: 60_000 }, async () => {
