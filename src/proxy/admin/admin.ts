@@ -186,6 +186,8 @@ export class AdminServer {
         health_status: { eds_health_status: h.health === 'UNKNOWN' ? 'HEALTHY' : h.health, failed_outlier_check: h.ejected || undefined },
         weight: h.weight,
         hostname: h.hostname || undefined,
+        success_rate: h.outlier && h.outlier.successRate >= 0 ? { value: h.outlier.successRate } : undefined,
+        local_origin_success_rate: h.outlier && h.outlier.localSuccessRate >= 0 ? { value: h.outlier.localSuccessRate } : undefined,
         locality: h.locality ? { region: h.locality.split('/')[0], zone: h.locality.split('/')[1], sub_zone: h.locality.split('/')[2] } : {},
       })),
     }));

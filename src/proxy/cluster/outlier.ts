@@ -232,8 +232,11 @@ export class OutlierDetector {
     this.hosts = hosts;
   }
 
+  /** The cluster is gone (or replaced): stop the sweep; its ejections no longer count as active. */
   close(): void {
     clearInterval(this.timer);
+    for (const h of this.hosts) if (h.outlier?.ejected) this.stats.active.value--;
+    this.hosts = [];
   }
 
   /** A host was found to be an outlier: Envoy's ejection algorithm. */
