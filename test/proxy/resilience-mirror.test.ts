@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,7 +79,7 @@ const route = (name: string, prefix: string, mirrors: Json[], extra: Json = {}):
   name, match: { prefix }, route: { cluster: 'main', timeout: '3s', request_mirror_policies: mirrors, ...extra },
 });
 
-function bootstrap(port: number, main: number, shadow: number, shadow2: number, refused: number, hang: number, log: string): Json {
+function bootstrap(port: number, main: number, shadow: number, shadow2: number, refused: number, hang: number, stuck: number, log: string): Json {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
@@ -125,6 +125,7 @@ function bootstrap(port: number, main: number, shadow: number, shadow2: number, 
                     route('two', '/two', [{ cluster: 'shadow' }, { cluster: 'shadow2' }]),
                     route('down', '/down', [{ cluster: 'refused' }]),
                     route('hang', '/hang', [{ cluster: 'hang' }]),
+                    route('stuck', '/stuck', [{ cluster: 'stuck' }]),
                     { name: 'mainfail', match: { prefix: '/mainfail' }, route: { cluster: 'refused', request_mirror_policies: [{ cluster: 'shadow' }] } },
                     { name: 'nocluster', match: { prefix: '/nocluster' }, route: { cluster_header: 'x-main-cluster', request_mirror_policies: [{ cluster: 'shadow' }] } },
                     { name: 'retried', match: { prefix: '/retried/' }, route: { cluster: 'main', prefix_rewrite: '/', retry_policy: { retry_on: '5xx', num_retries: 2, retry_back_off: { base_interval: '0.01s' } }, request_mirror_policies: [{ cluster: 'shadow' }] } },
@@ -137,7 +138,7 @@ function bootstrap(port: number, main: number, shadow: number, shadow2: number, 
           }],
         }],
       }],
-      clusters: [cluster('main', main), cluster('shadow', shadow), cluster('shadow2', shadow2), cluster('refused', refused), cluster('hang', hang)],
+      clusters: [cluster('main', main), cluster('shadow', shadow), cluster('shadow2', shadow2), cluster('refused', refused), cluster('hang', hang), cluster('stuck', stuck)],
     },
   };
 }
@@ -153,16 +154,26 @@ interface Setup {
 
 const dir = mkdtempSync(join(tmpdir(), 'spar-mirror-'));
 let main: Upstream;
+/** A shadow upstream that accepts connections and never reads from them. */
+let stuck: TcpServer;
+const stuckSockets = new Set<Socket>();
 const setups = new Map<ProxyKind, Setup>();
 
 before(async () => {
   main = await startUpstream('main');
+  stuck = createTcpServer((sock) => {
+    stuckSockets.add(sock);
+    sock.pause();
+    sock.on('error', () => {});
+    sock.on('close', () => stuckSockets.delete(sock));
+  });
+  await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', () => r()));
   const refused = await freePort();
   await Promise.all(KINDS.map(async (kind) => {
     const [shadow, shadow2, hang] = [await startRecorder(), await startRecorder(), await startRecorder(true)];
     const port = await freePort();
     const log = join(dir, `${kind}.log`);
-    const proxy = await startProxy(kind, bootstrap(port, main.port, shadow.port, shadow2.port, refused, hang.port, log));
+    const proxy = await startProxy(kind, bootstrap(port, main.port, shadow.port, shadow2.port, refused, hang.port, (stuck.address() as { port: number }).port, log));
     await proxy.waitReady(30_000);
     setups.set(kind, { proxy, port, log, shadow, shadow2, hang });
   }));
@@ -174,6 +185,8 @@ after(async () => {
     for (const r of [s.shadow, s.shadow2, s.hang]) await r.close();
   }
   await main.close();
+  for (const sock of stuckSockets) sock.destroy();
+  await new Promise<void>((r) => stuck.close(() => r()));
   if (!process.env.SPAR_KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -351,6 +364,19 @@ test('mirroring: an HTTP/2 (h2c) request is copied with its body, as Envoy copie
   assert.equal(e.copies.length, 1);
   assert.equal(e.copies[0].body.length, 8000);
   assert.equal(e.copies[0].headers.host, 'h2.example-shadow:8443');
+});
+
+test('mirroring: a shadow that never reads does not hold up a large upload (5 MB)', { timeout: 60_000 }, async () => {
+  const body = 'z'.repeat(5 << 20);
+  for (const kind of KINDS) {
+    const st = setups.get(kind)!;
+    const t0 = Date.now();
+    const r = await send(st.port, { method: 'POST', path: '/stuck', headers: { 'x-case': 'stuck', 'content-type': 'application/octet-stream' }, body, timeoutMs: 20_000 });
+    const ms = Date.now() - t0;
+    assert.equal(r.status, 200, `${kind}: ${r.body.slice(0, 200)}`);
+    assert.equal((JSON.parse(r.body) as Echo).body.length, body.length, kind);
+    process.stderr.write(`mirror ${kind}: 5 MB upload with a shadow that never reads: ${ms} ms\n`);
+  }
 });
 
 test('mirroring: runtime_fraction is roughly honoured (50/100 and 1000/10000)', { timeout: 120_000 }, async () => {

@@ -196,11 +196,10 @@ function shadow(s: HttpStream, cluster: Cluster, appendSuffix: boolean, timeoutM
     startTimer();
     return;
   }
-  let held = 0;
   const onData = (chunk: Buffer) => {
     if (finished) return;
-    held = up.writableLength ?? held + chunk.length;
-    if (held > SHADOW_BUFFER_LIMIT) return finish(true);
+    // Bytes written but not yet taken by the shadow's connection (HTTP/2 streams do not say: no limit).
+    if (((up as { writableLength?: number }).writableLength ?? 0) > SHADOW_BUFFER_LIMIT) return finish(true);
     up.write(chunk);
   };
   const onEnd = () => {
