@@ -26,7 +26,7 @@ const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 const dir = mkdtempSync(join(tmpdir(), 'spar-cb-'));
 let up: Upstream;
-let h2: { server: Http2Server; port: number; requests: number };
+let h2: { server: Http2Server; port: number; requests: number; sessions: number };
 const proxies = new Map<ProxyKind, { proxy: Envoy; http: number; tcp: number; log: string; tcpLog: string }>();
 
 function fileLog(path: string, format: Json): Json[] {
@@ -79,6 +79,7 @@ function bootstrap(http: number, tcp: number, log: string, tcpLog: string): Json
                       route('/cbshort/', 'cb', { timeout: '0.3s' }),
                       route('/rq/', 'rq'),
                       route('/h2/', 'h2'),
+                      route('/h2perconn/', 'h2perconn'),
                       route('/perconn/', 'perconn'),
                       route('/burst/', 'burst'),
                       route('/retry/', 'retry', { retry_policy: { retry_on: '5xx', num_retries: 1 } }),
@@ -120,6 +121,11 @@ function bootstrap(http: number, tcp: number, log: string, tcpLog: string): Json
         cluster('rq', up.port, { circuit_breakers: { thresholds: [{ max_requests: 1 }] } }),
         cluster('h2', h2.port, { circuit_breakers: { thresholds: [{ max_requests: 2 }] }, ...http2Upstream }),
         cluster('perconn', up.port, perConnection(1)),
+        cluster('h2perconn', h2.port, {
+          typed_extension_protocol_options: {
+            [HTTP_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_OPTIONS}`, common_http_protocol_options: { max_requests_per_connection: 2 }, explicit_http_config: { http2_protocol_options: {} } },
+          },
+        }),
         cluster('burst', up.port, { circuit_breakers: { thresholds: [{ max_connections: 2, max_pending_requests: 2 }] } }),
         // No retry at DEFAULT priority (max_retries 0); HIGH may retry.
         cluster('retry', up.port, { circuit_breakers: { thresholds: [{ priority: 'DEFAULT', max_retries: 0 }, { priority: 'HIGH', max_retries: 5 }] } }),
@@ -131,7 +137,8 @@ function bootstrap(http: number, tcp: number, log: string, tcpLog: string): Json
 
 /** An HTTP/2 (h2c) upstream answering /delay/MS after MS ms. */
 async function startH2(): Promise<typeof h2> {
-  const u = { server: createH2Server(), port: 0, requests: 0 };
+  const u = { server: createH2Server(), port: 0, requests: 0, sessions: 0 };
+  u.server.on('session', () => u.sessions++);
   u.server.on('stream', (stream, headers) => {
     u.requests++;
     const m = /^\/delay\/(\d+)/.exec(String(headers[':path']));
@@ -485,5 +492,22 @@ test('a pending request that times out (504 UT) or whose client goes away leaves
     remainingPending: 1,
     upstreamGot: 1,
   });
+  assert.deepEqual(seen.spar, seen.envoy);
+});
+
+test('HTTP/2 upstream: max_requests_per_connection 2 — five requests use three connections', async () => {
+  const seen: Record<string, unknown> = {};
+  for (const kind of KINDS) {
+    const port = proxies.get(kind)!.http;
+    const before = { requests: h2.requests, sessions: h2.sessions };
+    const d = await statDelta(kind, ['cluster.h2perconn.upstream_cx_total', 'cluster.h2perconn.upstream_rq_total'], async () => {
+      for (let i = 0; i < 5; i++) {
+        const r = await send(port, { path: '/h2perconn/delay/1' });
+        assert.equal(r.status, 200, `${kind} request ${i}: ${r.body}`);
+      }
+    });
+    seen[kind] = { deltas: d, upstreamRequests: h2.requests - before.requests, upstreamSessions: h2.sessions - before.sessions };
+  }
+  assert.deepEqual(seen.envoy, { deltas: { 'cluster.h2perconn.upstream_cx_total': 3, 'cluster.h2perconn.upstream_rq_total': 5 }, upstreamRequests: 5, upstreamSessions: 3 });
   assert.deepEqual(seen.spar, seen.envoy);
 });

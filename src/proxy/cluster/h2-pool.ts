@@ -12,11 +12,17 @@ import type { BreakerStats, ResourceManager } from './circuit-breaker.js';
 import type { ClusterStats } from '../stats/stats.js';
 import { connectTls } from '../tls/upstream.js';
 
-/** What the HTTP/2 pool counts in: the cluster's stats. */
+/** What the HTTP/2 pool counts in (the cluster's stats) and its max_requests_per_connection. */
 export interface H2Owner {
   readonly cb: BreakerStats;
   readonly stats: ClusterStats;
+  readonly config: { readonly pool: { readonly maxRequestsPerConnection: number } };
 }
+
+/** Streams a session has carried (max_requests_per_connection). */
+const STREAMS = Symbol('spar.streams');
+/** Streams of a session not yet closed. */
+const OPEN = Symbol('spar.open');
 
 const sessions = new WeakMap<Host, ClientHttp2Session>();
 
@@ -93,6 +99,18 @@ export class H2Request extends EventEmitter {
     this.reusedSocket = !!existing && !existing.closed && !existing.destroyed;
     const s = session(host, connectTimeoutMs, onNewConnection, rm, owner);
     this.stream = s.request(headers, { endStream: false });
+    const max = owner?.config.pool.maxRequestsPerConnection ?? 0;
+    if (max > 0) {
+      // max_requests_per_connection: after `max` streams the session takes no more (the next
+      // request opens a new one) and closes once its last stream is done.
+      const counted = s as ClientHttp2Session & { [STREAMS]?: number; [OPEN]?: number };
+      counted[STREAMS] = (counted[STREAMS] ?? 0) + 1;
+      counted[OPEN] = (counted[OPEN] ?? 0) + 1;
+      if (counted[STREAMS] >= max && sessions.get(host) === s) sessions.delete(host);
+      this.stream.once('close', () => {
+        if (--counted[OPEN]! === 0 && counted[STREAMS]! >= max) s.close();
+      });
+    }
     if (rm) this.stream.once('close', () => rm.requests.dec());
     if (rm && owner && pending) {
       let done = false;
