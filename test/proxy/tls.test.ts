@@ -192,6 +192,7 @@ const PEER_HEADERS = {
   'x-local-uri': '%DOWNSTREAM_LOCAL_URI_SAN%',
   'x-tls-version': '%DOWNSTREAM_TLS_VERSION%',
   'x-peer-subject': '%DOWNSTREAM_PEER_SUBJECT%',
+  'x-protocol': '%PROTOCOL%',
 };
 
 /** A sidecar's inbound side: mTLS chain (transport_protocol tls) and a plaintext chain, both to `plain`. */
@@ -210,6 +211,11 @@ function clientBootstrap(port: number, serverPort: number, log: string): EnvoyJs
   const mtls = upstreamTls({ sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews'), cert: clientCert, alpn: ALPN_ISTIO });
   const clusters = [
     cluster('mtls', [endpoint(serverPort)], { transport_socket: mtls }),
+    // HTTP/2 over mTLS: the server's AUTO codec follows the negotiated ALPN (h2).
+    cluster('mtls-h2', [endpoint(serverPort)], {
+      transport_socket: upstreamTls({ sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews'), cert: clientCert, alpn: ['h2'] }),
+      typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, explicit_http_config: { http2_protocol_options: {} } } },
+    }),
     cluster('nocert', [endpoint(serverPort)], { transport_socket: upstreamTls({ ca: ca.certFile, san: spiffe('bookinfo-reviews'), alpn: ALPN_ISTIO }) }),
     cluster('rogue', [endpoint(serverPort)], { transport_socket: upstreamTls({ ca: ca.certFile, cert: rogueClient }) }),
     cluster('plaintext', [endpoint(serverPort)]),
@@ -221,7 +227,7 @@ function clientBootstrap(port: number, serverPort: number, log: string): EnvoyJs
       ],
     }),
   ];
-  const routes: [string, string][] = [['/nocert', 'nocert'], ['/rogue', 'rogue'], ['/plaintext', 'plaintext'], ['/auto', 'auto'], ['/', 'mtls']];
+  const routes: [string, string][] = [['/h2', 'mtls-h2'], ['/nocert', 'nocert'], ['/rogue', 'rogue'], ['/plaintext', 'plaintext'], ['/auto', 'auto'], ['/', 'mtls']];
   return bootstrap([listener('outbound', port, [{ filters: [hcm(routes, { log })] }])], clusters);
 }
 
@@ -257,6 +263,11 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
         assert.equal(h['x-local-uri'], spiffe('bookinfo-reviews'));
         assert.equal(h['x-tls-version'], 'TLSv1.2', 'Envoy clients offer at most TLS 1.2 by default');
         assert.equal(h['x-peer-subject'], 'CN=client,O=cluster.local');
+        assert.equal(h['x-protocol'], 'HTTP/1.1');
+        const h2 = await send(port, { path: '/h2' });
+        assert.equal(h2.status, 200, h2.body);
+        assert.equal(echo(h2.body).headers['x-protocol'], 'HTTP/2');
+        assert.equal(echo(h2.body).headers['x-peer-uri'], spiffe('bookinfo-productpage'));
         const pt = await send(port, { path: '/plaintext' });
         assert.equal(pt.status, 200);
         assert.equal(echo(pt.body).headers['x-chain'], 'plain');
@@ -273,9 +284,9 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
           auto.push(`${String(e.headers['x-chain'] ?? 'direct')} ${String(e.headers['x-peer-uri'] ?? '-')}`);
         }
         assert.deepEqual(auto.sort(), ['direct -', 'direct -', `mtls ${spiffe('bookinfo-productpage')}`, `mtls ${spiffe('bookinfo-productpage')}`]);
-        await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 8, 'access log');
+        await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 9, 'access log');
         const lines = readFileSync(log, 'utf8').trim().split('\n');
-        combos[`${client}→${server}`] = { nocert: [nocert.body, lines[2].split(' ').slice(0, 2)], rogue: [rogue.body, lines[3].split(' ').slice(0, 2)] };
+        combos[`${client}→${server}`] = { nocert: [nocert.body, lines[3].split(' ').slice(0, 2)], rogue: [rogue.body, lines[4].split(' ').slice(0, 2)] };
       } finally {
         await p.stop();
       }

@@ -15,7 +15,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { Socket } from 'node:net';
-import { connect as tlsConnect, createSecureContext, TLSSocket, type PeerCertificate, type SecureContext, type SecureVersion } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, createServer as createTlsServer, type PeerCertificate, type SecureContext, type SecureContextOptions, type SecureVersion, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Fields } from '../config/fields.js';
 import { readTlsCertificate, readValidationContext, type CertKeyPair, type SanMatcher, type SecretManager, type SecretRef, type ValidationParams } from './secrets.js';
 
@@ -205,26 +205,36 @@ export class TlsContext {
     return { ca: dyn.ca ?? base.ca, sans: [...base.sans, ...dyn.sans], hashes: [...base.hashes, ...dyn.hashes], spki: [...base.spki, ...dyn.spki], acceptUntrusted: base.acceptUntrusted || dyn.acceptUntrusted };
   }
 
-  /** The SecureContext for a new connection (built once per secret version). */
-  secureContext(): SecureContext {
-    const c = this.common;
+  /** The versions of the secrets this context names (changes on every rotation). */
+  private versions(): string {
     let versions = '';
     for (const r of this.refs) versions += `${this.secrets.version(r)},`;
-    const cur = SHARED.get(c.materialKey);
-    if (cur && cur.versions === versions) return cur.ctx;
+    return versions;
+  }
+
+  /** Certificates, CA and parameters as node:tls options (for createSecureContext and tls.Server). */
+  private contextOptions(): SecureContextOptions {
+    const c = this.common;
     const pairs = c.certs.length ? c.certs : c.certRefs.map((r) => this.secrets.get(r)?.tlsCertificate).filter((x): x is CertKeyPair => !!x);
-    const ca = this.validation()?.ca;
-    const ctx = createSecureContext({
+    return {
       cert: pairs.length ? pairs.map((p) => p.cert) : undefined,
       key: pairs.length ? pairs.map((p) => ({ pem: p.key, passphrase: p.passphrase })) : undefined,
-      ca,
+      ca: this.validation()?.ca,
       minVersion: c.minVersion,
       maxVersion: c.maxVersion,
       ciphers: c.ciphers,
       ecdhCurve: c.ecdhCurve,
       sigalgs: c.sigalgs,
-    });
-    SHARED.set(c.materialKey, { versions, ctx });
+    };
+  }
+
+  /** The SecureContext for a new upstream connection (built once per secret version). */
+  secureContext(): SecureContext {
+    const versions = this.versions();
+    const cur = SHARED.get(this.common.materialKey);
+    if (cur && cur.versions === versions) return cur.ctx;
+    const ctx = createSecureContext(this.contextOptions());
+    SHARED.set(this.common.materialKey, { versions, ctx });
     return ctx;
   }
 
@@ -274,52 +284,78 @@ export class TlsContext {
   }
 
   /**
+   * A tls.Server that never listens: downstream connections are handed to it, so node's server-side
+   * TLS (ALPN, client certificate verification, `authorized`, what http2 expects of a server
+   * socket) applies. Its certificates are replaced when a secret rotates.
+   */
+  private server: TlsServer | undefined;
+  private serverVersions = '';
+  private readonly accepting = new Map<string, (t: TLSSocket) => void>();
+
+  private tlsServer(): TlsServer {
+    const versions = this.versions();
+    if (this.server && versions === this.serverVersions) return this.server;
+    const opts = this.contextOptions();
+    if (this.server) this.server.setSecureContext(opts);
+    else {
+      const v = this.validation();
+      const srv = createTlsServer({
+        ...opts,
+        requestCert: !!v?.ca || this.requireClientCert,
+        rejectUnauthorized: false, // verified in onSecure, with the SAN checks
+        ALPNProtocols: this.common.alpn.length ? this.common.alpn : undefined,
+      });
+      srv.on('secureConnection', (t: TLSSocket) => this.onSecure(t));
+      srv.on('tlsClientError', (_e, t: TLSSocket) => t.destroy());
+      this.server = srv;
+    }
+    this.serverVersions = versions;
+    return this.server;
+  }
+
+  /**
    * Accepts a downstream connection: the TLS handshake on `socket` (whose first bytes the listener
    * filters may have read and pushed back), then peer verification; `onReady` gets the TLS socket.
    */
   accept(socket: Socket, timeoutMs: number, onReady: (t: TLSSocket) => void): void {
-    let ctx: SecureContext;
+    let srv: TlsServer;
     try {
-      ctx = this.secureContext();
+      srv = this.tlsServer();
     } catch {
       socket.destroy();
       return;
     }
-    const v = this.validation();
-    const t = new TLSSocket(socket, {
-      isServer: true,
-      secureContext: ctx,
-      requestCert: !!v?.ca || this.requireClientCert,
-      // Verification is ours, after the handshake (below).
-      rejectUnauthorized: false,
-      ALPNProtocols: this.common.alpn.length ? this.common.alpn : undefined,
-    });
-    t.on('error', () => t.destroy());
-    const timer = timeoutMs > 0 ? setTimeout(() => t.destroy(), timeoutMs) : undefined;
-    t.once('close', () => clearTimeout(timer));
-    t.once('secure', () => {
+    const key = `${socket.remoteAddress}|${socket.remotePort}|${socket.localPort}`;
+    const timer = timeoutMs > 0 ? setTimeout(() => socket.destroy(), timeoutMs) : undefined;
+    const ready = (t: TLSSocket) => {
       clearTimeout(timer);
-      if (t.destroyed) return;
-      if (this.requireSni && !t.servername) return void t.destroy();
-      const peer = t.getPeerCertificate();
-      const presented = !!peer && !!peer.raw;
-      if (!presented) {
-        if (this.requireClientCert) return void t.destroy();
-      } else if (v?.ca && !v.acceptUntrusted) {
-        if (!chainVerified(t) || this.checkPeer(peer, v)) return void t.destroy();
-      }
       onReady(t);
+    };
+    this.accepting.set(key, ready);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (this.accepting.get(key) === ready) this.accepting.delete(key);
     });
+    srv.emit('connection', socket);
   }
-}
 
-/**
- * Whether the peer's chain verified against the context's CA. A TLSSocket made outside a
- * tls.Server never sets `authorized`; the handle's verifyError() is what tls.Server reads for it.
- */
-function chainVerified(t: TLSSocket): boolean {
-  const h = (t as unknown as { _handle?: { verifyError?: () => Error | null } })._handle;
-  return !!h?.verifyError && h.verifyError() === null;
+  private onSecure(t: TLSSocket): void {
+    const key = `${t.remoteAddress}|${t.remotePort}|${t.localPort}`;
+    const ready = this.accepting.get(key);
+    this.accepting.delete(key);
+    if (!ready || t.destroyed) return void t.destroy();
+    t.on('error', () => t.destroy());
+    if (this.requireSni && !t.servername) return void t.destroy();
+    const v = this.validation();
+    const peer = t.getPeerCertificate();
+    const presented = !!peer && !!peer.raw;
+    if (!presented) {
+      if (this.requireClientCert) return void t.destroy();
+    } else if (v?.ca && !v.acceptUntrusted) {
+      if (!t.authorized || this.checkPeer(peer, v)) return void t.destroy();
+    }
+    ready(t);
+  }
 }
 
 /** SANs of a certificate by type, from node's "URI:a, DNS:b, IP Address:c" form. */

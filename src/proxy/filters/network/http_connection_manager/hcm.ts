@@ -104,9 +104,10 @@ export class HttpConnectionManager {
     if (this.cfg.codec === 'HTTP2' || !this.h1) return void this.h2!.emit('connection', s);
     if (info.tls) {
       const proto = alpn ?? (s as TLSSocket).alpnProtocol;
-      return void (proto === 'h2' ? this.h2 : this.h1).emit('connection', s);
+      // Envoy's AUTO codec: a negotiated ALPN decides (h2 or not); without one, sniff the preface.
+      if (proto) return void (proto === 'h2' ? this.h2 : this.h1).emit('connection', s);
     }
-    // AUTO on cleartext: HTTP/2 with prior knowledge starts with the connection preface.
+    // AUTO: HTTP/2 with prior knowledge starts with the connection preface.
     s.once('readable', () => {
       const chunk = s.read() as Buffer | null;
       if (chunk === null) return void this.h1!.emit('connection', s);
