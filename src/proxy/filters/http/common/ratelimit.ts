@@ -60,6 +60,7 @@ export function readTokenBucket(f: Fields): BucketSpec {
   if (perFill <= 0) f.error('tokens_per_fill', 'must be greater than 0');
   const interval = f.durationMs('fill_interval', 0);
   if (interval <= 0) f.error('fill_interval', 'is required and must be greater than 0');
+  else if (interval < 50) f.error('fill_interval', 'local rate limit token bucket fill timer must be >= 50ms (as Envoy requires)');
   f.done();
   return { maxTokens: max, tokensPerFill: perFill || 1, fillIntervalMs: interval || 1000 };
 }
