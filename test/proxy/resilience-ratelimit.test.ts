@@ -44,7 +44,7 @@ const r = (name: string, prefix: string, action: Json = {}, extra: Json = {}): J
 
 function localRoutes(): Json[] {
   return [
-    r('basic', '/basic', {}, local('basic', { token_bucket: bucket(3), filter_enabled: ALL, filter_enforced: ALL, enable_x_ratelimit_headers: 'DRAFT_VERSION_03', response_headers_to_add: [{ header: { key: 'x-rl', value: 'yes' } }] })),
+    r('basic', '/basic', {}, { response_headers_to_add: [{ header: { key: 'x-route-resp', value: 'route' } }], ...local('basic', { token_bucket: bucket(3), filter_enabled: ALL, filter_enforced: ALL, enable_x_ratelimit_headers: 'DRAFT_VERSION_03', response_headers_to_add: [{ header: { key: 'x-rl', value: 'yes' } }] }) }),
     r('status', '/status', {}, local('status', { status: { code: 'ServiceUnavailable' }, token_bucket: bucket(1), filter_enabled: ALL, filter_enforced: ALL })),
     r('status-low', '/lowstatus', {}, local('lowstatus', { status: { code: 'OK' }, token_bucket: bucket(1), filter_enabled: ALL, filter_enforced: ALL })),
     r('not-enforced', '/notenforced', {}, local('notenforced', {
@@ -270,7 +270,7 @@ function view(rep: Reply): View {
     // a local reply
   }
   const h: Record<string, unknown> = {};
-  for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited', 'x-rls-resp', 'grpc-status', 'grpc-message']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
+  for (const k of ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-rl', 'content-type', 'x-envoy-ratelimited', 'x-rls-resp', 'grpc-status', 'grpc-message', 'x-route-resp']) if (rep.headers[k] !== undefined) h[k] = rep.headers[k];
   const reset = rep.headers['x-ratelimit-reset'];
   // Seconds to the next token: 0 while tokens are left, else close to the fill interval (60 s here).
   const n = Number(reset);
