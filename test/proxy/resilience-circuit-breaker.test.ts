@@ -240,10 +240,10 @@ test('max_connections 1 + max_pending_requests 1 (HTTP/1): second request pendin
       const port = proxies.get(kind)!.http;
       assert.equal((await send(port, { path: '/cb/', headers: { 'x-case': `${kind}-warm` } })).status, 200);
       ids = [0, 1, 2].map((i) => `${kind}-cb-${i}`);
-      const p0 = send(port, { path: '/cb/delay/1500', headers: { 'x-case': ids[0] } });
-      await sleep(150);
+      const p0 = send(port, { path: '/cb/delay/2000', headers: { 'x-case': ids[0] } });
+      await sleep(250);
       const p1 = send(port, { path: '/cb/delay/10', headers: { 'x-case': ids[1] } });
-      await sleep(150);
+      await sleep(250);
       const r2 = await send(port, { path: '/cb/delay/10', headers: { 'x-case': ids[2] } });
       // The third came back at once; the first still holds the connection, the second is pending.
       during = await proxy.stats('cluster.cb.');
@@ -314,7 +314,7 @@ test('max_requests 1: the second concurrent request is 503 UO (upstream_rq_activ
     const upBefore = up.requests;
     let out: { replies: Reply[]; ids: string[] } = { replies: [], ids: [] };
     const d = await statDelta(kind, ['cluster.rq.upstream_rq_pending_overflow', 'cluster.rq.upstream_rq_active_overflow', 'cluster.rq.upstream_rq_total', 'cluster.rq.upstream_rq_5xx', 'cluster.rq.upstream_rq_completed'], async () => {
-      out = await staggered(kind, '/rq', '/delay/800', 2, 100);
+      out = await staggered(kind, '/rq', '/delay/1500', 2, 250);
     });
     const log = await logs(kind, out.ids);
     seen[kind] = {
@@ -335,7 +335,7 @@ test('HTTP/2 upstream respects max_requests (streams over the limit are 503 UO)'
     const h2Before = h2.requests;
     let out: { replies: Reply[]; ids: string[] } = { replies: [], ids: [] };
     const d = await statDelta(kind, ['cluster.h2.upstream_rq_active_overflow'], async () => {
-      out = await staggered(kind, '/h2', '/delay/800', 4, 60);
+      out = await staggered(kind, '/h2', '/delay/1500', 4, 150);
     });
     seen[kind] = {
       statuses: tally(out.replies),
@@ -465,8 +465,8 @@ test('a pending request that times out (504 UT) or whose client goes away leaves
     let timedOut: Reply | undefined;
     let during: Record<string, number> = {};
     const d = await statDelta(kind, ['cluster.cb.upstream_rq_cancelled', 'cluster.cb.upstream_rq_timeout', 'cluster.cb.upstream_rq_pending_total', 'cluster.cb.upstream_rq_pending_overflow'], async () => {
-      const hold = send(port, { path: '/cb/delay/1500', headers: { 'x-case': ids[0] } });
-      await sleep(150);
+      const hold = send(port, { path: '/cb/delay/2500', headers: { 'x-case': ids[0] } });
+      await sleep(250);
       // Pending behind the held connection, then the route timeout (0.3 s) ends it.
       timedOut = await send(port, { path: '/cbshort/delay/10', headers: { 'x-case': ids[1] } });
       // Pending again; the client gives up after 200 ms.
