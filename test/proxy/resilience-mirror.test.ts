@@ -13,7 +13,7 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as h2connect } from 'node:http2';
+import { connect as h2connect, createServer as createH2Server } from 'node:http2';
 import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type Json, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream, type Echo } from './helpers/upstreams.js';
@@ -36,20 +36,24 @@ interface Recorder {
   close(): Promise<void>;
 }
 
-async function startRecorder(hang = false): Promise<Recorder> {
+async function startRecorder(hang = false, h2 = false): Promise<Recorder> {
   const sockets = new Set<Socket>();
   const seen: Seen[] = [];
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      const headers = { ...req.headers };
+      // An HTTP/2 shadow: its :authority is what an HTTP/1 shadow sees as Host.
+      if (h2) headers.host = headers[':authority'] as string;
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers, body: Buffer.concat(chunks).toString('utf8') });
       if (hang) return;
       // A shadow's answer is ignored: make it one the main path would notice (status, header, body).
       res.writeHead(500, { 'x-from-shadow': 'yes', 'content-type': 'text/plain' });
       res.end('shadow says no');
     });
-  });
+  };
+  const server = (h2 ? createH2Server(onRequest as never) : createServer(onRequest)) as unknown as Server;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -79,7 +83,7 @@ const route = (name: string, prefix: string, mirrors: Json[], extra: Json = {}):
   name, match: { prefix }, route: { cluster: 'main', timeout: '3s', request_mirror_policies: mirrors, ...extra },
 });
 
-function bootstrap(port: number, main: number, shadow: number, shadow2: number, refused: number, hang: number, stuck: number, log: string): Json {
+function bootstrap(port: number, main: number, shadow: number, shadow2: number, refused: number, hang: number, stuck: number, shadowH2: number, log: string): Json {
   return {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
     static_resources: {
@@ -126,6 +130,7 @@ function bootstrap(port: number, main: number, shadow: number, shadow2: number, 
                     route('down', '/down', [{ cluster: 'refused' }]),
                     route('hang', '/hang', [{ cluster: 'hang' }]),
                     route('stuck', '/stuck', [{ cluster: 'stuck' }]),
+                    route('h2shadow', '/h2shadow', [{ cluster: 'shadowh2' }]),
                     { name: 'mainfail', match: { prefix: '/mainfail' }, route: { cluster: 'refused', request_mirror_policies: [{ cluster: 'shadow' }] } },
                     { name: 'nocluster', match: { prefix: '/nocluster' }, route: { cluster_header: 'x-main-cluster', request_mirror_policies: [{ cluster: 'shadow' }] } },
                     { name: 'retried', match: { prefix: '/retried/' }, route: { cluster: 'main', prefix_rewrite: '/', retry_policy: { retry_on: '5xx', num_retries: 2, retry_back_off: { base_interval: '0.01s' } }, request_mirror_policies: [{ cluster: 'shadow' }] } },
@@ -138,7 +143,8 @@ function bootstrap(port: number, main: number, shadow: number, shadow2: number, 
           }],
         }],
       }],
-      clusters: [cluster('main', main), cluster('shadow', shadow), cluster('shadow2', shadow2), cluster('refused', refused), cluster('hang', hang), cluster('stuck', stuck)],
+      clusters: [cluster('main', main), cluster('shadow', shadow), cluster('shadow2', shadow2), cluster('refused', refused), cluster('hang', hang), cluster('stuck', stuck),
+        cluster('shadowh2', shadowH2, { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } })],
     },
   };
 }
@@ -150,6 +156,7 @@ interface Setup {
   shadow: Recorder;
   shadow2: Recorder;
   hang: Recorder;
+  shadowH2: Recorder;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'spar-mirror-'));
@@ -170,19 +177,19 @@ before(async () => {
   await new Promise<void>((r) => stuck.listen(0, '127.0.0.1', () => r()));
   const refused = await freePort();
   await Promise.all(KINDS.map(async (kind) => {
-    const [shadow, shadow2, hang] = [await startRecorder(), await startRecorder(), await startRecorder(true)];
+    const [shadow, shadow2, hang, shadowH2] = [await startRecorder(), await startRecorder(), await startRecorder(true), await startRecorder(false, true)];
     const port = await freePort();
     const log = join(dir, `${kind}.log`);
-    const proxy = await startProxy(kind, bootstrap(port, main.port, shadow.port, shadow2.port, refused, hang.port, (stuck.address() as { port: number }).port, log));
+    const proxy = await startProxy(kind, bootstrap(port, main.port, shadow.port, shadow2.port, refused, hang.port, (stuck.address() as { port: number }).port, shadowH2.port, log));
     await proxy.waitReady(30_000);
-    setups.set(kind, { proxy, port, log, shadow, shadow2, hang });
+    setups.set(kind, { proxy, port, log, shadow, shadow2, hang, shadowH2 });
   }));
 });
 
 after(async () => {
   for (const s of setups.values()) {
     await s.proxy.stop();
-    for (const r of [s.shadow, s.shadow2, s.hang]) await r.close();
+    for (const r of [s.shadow, s.shadow2, s.hang, s.shadowH2]) await r.close();
   }
   await main.close();
   for (const sock of stuckSockets) sock.destroy();
@@ -364,6 +371,23 @@ test('mirroring: an HTTP/2 (h2c) request is copied with its body, as Envoy copie
   assert.equal(e.copies.length, 1);
   assert.equal(e.copies[0].body.length, 8000);
   assert.equal(e.copies[0].headers.host, 'h2.example-shadow:8443');
+});
+
+test('mirroring: to an HTTP/2 shadow cluster, as Envoy sends it', async () => {
+  const out = new Map<ProxyKind, unknown>();
+  for (const kind of KINDS) {
+    const st = setups.get(kind)!;
+    const get = await send(st.port, { path: '/h2shadow/get', headers: { 'x-case': 'h2 shadow get', host: 'svc.example:81' } });
+    const post = await send(st.port, { method: 'POST', path: '/h2shadow/post', headers: { 'x-case': 'h2 shadow post', 'content-type': 'text/plain' }, body: 'to an h2 shadow' });
+    const copies = [...await seenFor(st.shadowH2, 'h2 shadow get', 1), ...await seenFor(st.shadowH2, 'h2 shadow post', 1)].map((x) => view(x, st.port));
+    out.set(kind, { statuses: [get.status, post.status], copies });
+  }
+  assert.deepEqual(out.get('spar'), out.get('envoy'));
+  const e = out.get('envoy') as { statuses: number[]; copies: { headers: { host: string }; body: string }[] };
+  assert.deepEqual(e.statuses, [200, 200]);
+  assert.equal(e.copies.length, 2);
+  assert.equal(e.copies[0].headers.host, 'svc.example-shadow:81');
+  assert.equal(e.copies[1].body, 'to an h2 shadow');
 });
 
 test('mirroring: a shadow that never reads does not hold up a large upload (5 MB)', { timeout: 60_000 }, async () => {
