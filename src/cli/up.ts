@@ -134,6 +134,11 @@ export async function run(o: UpOptions): Promise<void> {
     if ((statSync(d).mode & 0o001) === 0) throw new UserError(`${d} is closed to other users, so the sidecars (UID 1337) cannot run Spar from ${repoRoot}; chmod o+x ${d} or move the checkout`, 1);
     if (dirname(d) === d) break;
   }
+  // ... and their bootstraps and logs below the state directory.
+  for (let d = dirname(stateDir); ; d = dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) throw new UserError(`${d} is closed to other users, so the sidecars (UID 1337) cannot read their config under --state-dir ${stateDir}; chmod o+x ${d} or choose another --state-dir`, 1);
+    if (dirname(d) === d) break;
+  }
   const out = (s: string) => process.stdout.write(s);
   const t0 = Date.now();
   const files = o.filename?.length ? o.filename : defaultFiles();

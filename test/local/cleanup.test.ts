@@ -102,3 +102,15 @@ test('the next spar up removes them too, then starts afresh', { skip }, async ()
     assert.equal(down.code, 0, down.stderr);
   }
 });
+
+test('spar up refuses a --state-dir the sidecars (UID 1337) cannot reach, saying which directory and what to do (regression: pods never became ready, silently)', { skip }, async () => {
+  const closed = mkdtempSync(join(tmpdir(), 'spar-closed-')); // mkdtemp makes it 0700
+  try {
+    const r = await runSpar(['up', '--state-dir', join(closed, 'state'), '--port', '0', '--pilot-debug-port', '0', '--wait', '5']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`${closed} is closed to other users.*chmod o\\+x ${closed}`));
+    assert.ok(!existsSync(join(closed, 'state', 'runtime.log')), 'nothing was started');
+  } finally {
+    rmSync(closed, { recursive: true, force: true });
+  }
+});
