@@ -60,7 +60,7 @@ function downstreamTls(o: { cert: CertFiles; ca?: string; san?: string; require?
 }
 
 /** An HCM routing every request by path prefix to clusters; logs flags and failure reasons to `log`. */
-function hcm(routes: [string, string][], o: { log?: string; headers?: Record<string, string> } = {}): EnvoyJson {
+function hcm(routes: [string, string][], o: { log?: string; headers?: Record<string, string>; hcm?: EnvoyJson } = {}): EnvoyJson {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
@@ -74,6 +74,7 @@ function hcm(routes: [string, string][], o: { log?: string; headers?: Record<str
         }],
       },
       http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': `${T}envoy.extensions.filters.http.router.v3.Router` } }],
+      ...o.hcm,
       ...(o.log ? { access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': `${T}envoy.extensions.access_loggers.file.v3.FileAccessLog`, path: o.log, log_format: { text_format_source: { inline_string: '%RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_TRANSPORT_FAILURE_REASON%\n' } } } }] } : {}),
     },
   } as EnvoyJson;
@@ -200,7 +201,8 @@ function serverBootstrap(port: number): EnvoyJson {
   const mtls = {
     filter_chain_match: { transport_protocol: 'tls' },
     transport_socket: downstreamTls({ cert: serverCert, ca: ca.certFile, san: 'spiffe://cluster.local/ns/default/', require: true, alpn: [...ALPN_ISTIO, 'h2', 'http/1.1'] }),
-    filters: [hcm([['/', 'app']], { headers: { ...PEER_HEADERS, 'x-chain': 'mtls' } })],
+    // Istio's inbound sidecar: append the client's identity to x-forwarded-client-cert.
+    filters: [hcm([['/', 'app']], { headers: { ...PEER_HEADERS, 'x-chain': 'mtls' }, hcm: { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: true, dns: true, uri: true } } })],
   };
   const plaintext = { filters: [hcm([['/', 'app']], { headers: { 'x-chain': 'plain' } })] };
   return bootstrap([listener('inbound', port, [mtls, plaintext], true)], [cluster('app', [endpoint(plain.port)])]);
@@ -264,6 +266,8 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
         assert.equal(h['x-tls-version'], 'TLSv1.2', 'Envoy clients offer at most TLS 1.2 by default');
         assert.equal(h['x-peer-subject'], 'CN=client,O=cluster.local');
         assert.equal(h['x-protocol'], 'HTTP/1.1');
+        const xfcc = String(h['x-forwarded-client-cert']);
+        assert.match(xfcc, new RegExp(`^By=${spiffe('bookinfo-reviews')};Hash=[0-9a-f]{64};Subject="CN=client,O=cluster.local";URI=${spiffe('bookinfo-productpage')}$`));
         const h2 = await send(port, { path: '/h2' });
         assert.equal(h2.status, 200, h2.body);
         assert.equal(echo(h2.body).headers['x-protocol'], 'HTTP/2');
@@ -286,7 +290,7 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
         assert.deepEqual(auto.sort(), ['direct -', 'direct -', `mtls ${spiffe('bookinfo-productpage')}`, `mtls ${spiffe('bookinfo-productpage')}`]);
         await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 9, 'access log');
         const lines = readFileSync(log, 'utf8').trim().split('\n');
-        combos[`${client}→${server}`] = { nocert: [nocert.body, lines[3].split(' ').slice(0, 2)], rogue: [rogue.body, lines[4].split(' ').slice(0, 2)] };
+        combos[`${client}→${server}`] = { xfcc, nocert: [nocert.body, lines[3].split(' ').slice(0, 2)], rogue: [rogue.body, lines[4].split(' ').slice(0, 2)] };
       } finally {
         await p.stop();
       }
@@ -315,6 +319,9 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
         s.on('close', () => resolve('closed'));
       });
       assert.equal(await attempt(clientCert), 'HTTP/1.1 200 OK');
+      // Plaintext chain, default SANITIZE: a client's x-forwarded-client-cert is dropped.
+      const r = await send(port, { path: '/', headers: { 'x-forwarded-client-cert': 'By=spiffe://evil;Hash=00' } });
+      assert.equal(echo(r.body).headers['x-forwarded-client-cert'], undefined);
       assert.match(await attempt(), /^error|closed/);
       assert.match(await attempt(rogueClient), /^error|closed/);
     });

@@ -26,6 +26,7 @@ import { longestMatch } from '../listener/cidr.js';
 import type { FilterReply } from '../filters/http/registry.js';
 import { runtime } from '../runtime.js';
 import type { DownstreamTlsInfo } from '../tls/connection-info.js';
+import { mutateXfcc } from '../tls/xfcc.js';
 
 export type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -145,6 +146,7 @@ export class HttpStream {
       if (this.req.rawHeaders.length / 2 > cfg.maxHeadersCount) return this.localReply({ status: 431, body: 'Request Header Fields Too Large', flag: 'DPE', details: 'http1.too_many_headers' }, false, undefined, true);
     }
 
+    mutateXfcc(h, cfg.forwardClientCert, cfg.clientCertDetails, this.conn.tlsInfo);
     // x-forwarded-for / x-forwarded-proto / x-envoy-internal, as the connection manager does.
     let internal: boolean;
     if (cfg.useRemoteAddress) {

@@ -15,6 +15,11 @@ function rfc2253(raw: Buffer | undefined, which: 'subject' | 'issuer'): string {
   return lines.reverse().map((l) => l.replace(/([,+"\\<>;])/g, '\\$1')).join(',');
 }
 
+function toPem(der: Buffer): string {
+  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+}
+
 export class DownstreamTlsInfo {
   private peer: PeerCertificate | undefined | null = null;
   private local: PeerCertificate | undefined | null = null;
@@ -82,9 +87,19 @@ export class DownstreamTlsInfo {
   get peerCertPemUrlEncoded(): string {
     return this.memo('pem', () => {
       const raw = this.peerCert()?.raw;
-      if (!raw) return '';
-      const b64 = raw.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-      return encodeURIComponent(`-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`);
+      return raw ? encodeURIComponent(toPem(raw)) : '';
+    });
+  }
+  /** The peer's chain (leaf first), PEM, URL-encoded (x-forwarded-client-cert `Chain`). */
+  get peerChainPemUrlEncoded(): string {
+    return this.memo('chain', () => {
+      let pem = '';
+      const seen = new Set<string>();
+      for (let c = this.peerCert() as DetailedPeerCertificate | undefined; c?.raw && !seen.has(c.fingerprint256); c = c.issuerCertificate) {
+        seen.add(c.fingerprint256);
+        pem += toPem(c.raw);
+      }
+      return encodeURIComponent(pem);
     });
   }
   get tlsVersion(): string {

@@ -9,6 +9,7 @@ import { compileRouteConfig, type RouteTable } from '../../../router/route-table
 import { lookupHttpFilter, lookupHttpFilterByName, ROUTER_TYPE, type FilterContext, type HttpFilter } from '../../http/registry.js';
 import '../../http/index.js';
 import { readCidr, type Cidr } from '../../../listener/cidr.js';
+import { clientCertDetails, type ClientCertDetail } from '../../../tls/xfcc.js';
 
 export const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 
@@ -48,6 +49,8 @@ export interface HcmConfig {
   suppressEnvoyHeaders: boolean;
   via: string;
   forwardClientCert: string;
+  /** set_current_client_cert_details, in the order Envoy writes them. */
+  clientCertDetails: ClientCertDetail[];
   h2MaxConcurrentStreams: number;
   /** Istio's listener direction, for Spar's metrics filter. */
   direction: string;
@@ -84,6 +87,7 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
     suppressEnvoyHeaders: false,
     via: tc.str('via'),
     forwardClientCert: tc.enumOf('forward_client_cert_details', ['SANITIZE', 'FORWARD_ONLY', 'APPEND_FORWARD', 'SANITIZE_SET', 'ALWAYS_FORWARD_ONLY'] as const, 'SANITIZE'),
+    clientCertDetails: [],
     h2MaxConcurrentStreams: 2147483647,
     direction: ctx.direction,
     json: tc.obj,
@@ -199,7 +203,7 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
   }
   const scc = tc.opt('set_current_client_cert_details');
   if (scc) {
-    for (const k of ['subject', 'cert', 'chain', 'dns', 'uri']) scc.bool(k);
+    c.clientCertDetails = clientCertDetails({ subject: scc.bool('subject'), cert: scc.bool('cert'), chain: scc.bool('chain'), dns: scc.bool('dns'), uri: scc.bool('uri') });
     scc.done();
   }
   tc.unsupported('tracing', 'tracing is not supported by spar proxy yet');
