@@ -5,6 +5,7 @@
 // Target (issue "spar up"): a serving product page in under 15 s. Reported, never asserted.
 //
 // Usage: node bench/local/up.mjs [--runs N] [--out DIR]   (needs root, Linux, iproute2, iptables)
+/* global fetch, AbortSignal */
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
