@@ -396,6 +396,11 @@ describe('(d) SDS over ADS: warming, then rotation for new connections only', ()
         cp.set(TypeUrl.Secret, [certSecret('default', serverCert), caSecret('ROOTCA', ca.cert)]);
         await p.waitReady();
         await p.waitFor(async () => !warming(await p.configDump()).length, 10_000, 'the listener active');
+        const sd = ((await p.configDump()).configs as EnvoyJson[]).find((c) => String(c['@type']).endsWith('SecretsConfigDump'))!;
+        const active = (sd.dynamic_active_secrets as EnvoyJson[]) ?? [];
+        assert.deepEqual(active.map((x) => x.name).sort(), ['ROOTCA', 'default']);
+        const key = ((active.find((x) => x.name === 'default')!.secret as EnvoyJson).tls_certificate as EnvoyJson).private_key;
+        assert.deepEqual(key, { inline_string: '[redacted]' }, 'private keys are redacted in /config_dump');
         const first = await mtlsGet(port, keep);
         assert.equal(first.status, 200);
         assert.match(first.serverSan, /sa\/bookinfo-reviews(,|$)/);

@@ -14,6 +14,30 @@ function typed(url: string, j: EnvoyJson): EnvoyJson {
   return j['@type'] ? j : { '@type': url, ...j };
 }
 
+/** Envoy redacts sensitive fields (private keys, passwords): every string in them reads "[redacted]". */
+function redact(v: unknown, sensitive = false): unknown {
+  if (Array.isArray(v)) return v.map((x) => redact(x, sensitive));
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      const s = sensitive || k === 'private_key' || k === 'password';
+      out[k] = s && k === 'inline_bytes' ? Buffer.from('[redacted]').toString('base64') : redact(x, s);
+    }
+    return out;
+  }
+  return sensitive && typeof v === 'string' ? '[redacted]' : v;
+}
+
+function secretsDump(p: ProxyServer, keep: (name: string) => boolean, ts: (d: Date) => string): EnvoyJson {
+  const held = p.clusters.secrets.list().filter((s) => keep(s.name));
+  const entry = (s: (typeof held)[number]) => ({ name: s.name, ...(s.source === 'static' ? {} : { version_info: s.versionInfo }), last_updated: ts(s.lastUpdated), secret: redact(typed(TypeUrl.Secret, s.json)) as EnvoyJson });
+  return {
+    '@type': ADMIN + 'SecretsConfigDump',
+    static_secrets: held.filter((s) => s.source === 'static').map(entry),
+    dynamic_active_secrets: held.filter((s) => s.source !== 'static').map(entry),
+  } as EnvoyJson;
+}
+
 export function configDump(p: ProxyServer, resource?: string, includeEds = false, nameRegex?: string): unknown {
   const re = nameRegex ? new RegExp(nameRegex) : undefined;
   const keep = (name: string) => !re || re.test(name);
@@ -49,7 +73,7 @@ export function configDump(p: ProxyServer, resource?: string, includeEds = false
       static_route_configs: routes.filter((r) => r.isStatic).map((r) => ({ route_config: typed(TypeUrl.RouteConfiguration, r.table.json), last_updated: ts(r.lastUpdated) })),
       dynamic_route_configs: routes.filter((r) => !r.isStatic).map((r) => ({ version_info: r.version, route_config: typed(TypeUrl.RouteConfiguration, r.table.json), last_updated: ts(r.lastUpdated) })),
     },
-    secrets: { '@type': ADMIN + 'SecretsConfigDump' },
+    secrets: secretsDump(p, keep, ts),
   };
   if (includeEds || resource?.includes('endpoint')) {
     const eVersion = p.versions.get(TypeUrl.ClusterLoadAssignment) ?? '';
