@@ -78,6 +78,8 @@ function routes(): Json[] {
     r('/h2-5xx', to('h2', { retry_on: '5xx', num_retries: 2 })),
     r('/h2-none', to('h2')),
     r('/overflow', to('tight', { retry_on: '5xx', num_retries: 2 })),
+    r('/nobudget', to('nobudget', { retry_on: '5xx', num_retries: 2 })),
+    r('/budget', to('budget', { retry_on: '5xx', num_retries: 2 })),
     // Istio's default retry policy for a VirtualService route without one.
     r('/istio-default', to('up', { retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes', num_retries: 2 })),
     r('/alt', to('up', undefined, { timeout: '0.3s' })),
@@ -149,6 +151,9 @@ function bootstrap(p: Ports, logPath: string): Json {
         // max_retries raised: the cases run six at a time, and Envoy's default (3 concurrent retries) would overflow.
         cluster('up', [p.up], { circuit_breakers: { thresholds: [{ max_retries: 1000 }] } }),
         cluster('tight', [p.up], { circuit_breakers: { thresholds: [{ max_retries: 0 }] } }),
+        // Retry budgets (Istio's retryBudget): none allowed, and a floor of 5 that replaces max_retries 0.
+        cluster('nobudget', [p.up], { circuit_breakers: { thresholds: [{ retry_budget: { budget_percent: { value: 0 }, min_retry_concurrency: 0 } }] } }),
+        cluster('budget', [p.up], { circuit_breakers: { thresholds: [{ max_retries: 0, retry_budget: { budget_percent: { value: 20 }, min_retry_concurrency: 5 } }] } }),
         cluster('pair', [p.upA, p.upB]),
         cluster('refused', [p.refused]),
         cluster('h2', [p.h2], { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } }),
@@ -250,6 +255,8 @@ function cases(): Case[] {
   add({ id: 'virtual host retry policy', path: '/x', host: 'vhretry.test', script: '503,ok' });
   add({ id: 'max_retries 0: retry overflows (UO)', path: '/overflow', script: '503,ok' });
   add({ id: 'max_retries 0: success needs no retry', path: '/overflow', script: 'ok' });
+  add({ id: 'retry budget 0 %, floor 0: overflows (UO)', path: '/nobudget', script: '503,ok' });
+  add({ id: 'retry budget floor 5 replaces max_retries 0', path: '/budget', script: '503,503,ok' });
   // Request headers that steer retries and timeouts: honoured from internal callers (one internal
   // address in x-forwarded-for), stripped from external ones.
   addInternal({ id: 'x-envoy-retry-on 5xx', path: '/none', script: '503,ok', headers: { 'x-envoy-retry-on': '5xx' } });

@@ -15,6 +15,11 @@ export interface Thresholds {
   maxRequests: number;
   maxRetries: number;
   trackRemaining: boolean;
+  /**
+   * retry_budget: when set, replaces max_retries by a share of the requests in flight —
+   * max(min_retry_concurrency, budget_percent % of (active + pending requests)).
+   */
+  retryBudget?: { percent: number; minConcurrency: number };
 }
 
 /** Envoy's defaults when a priority has no thresholds. */
@@ -37,7 +42,15 @@ export function readCircuitBreakers(cb: Fields | undefined): [Thresholds, Thresh
       maxRetries: t.num('max_retries', 3),
       trackRemaining: t.bool('track_remaining'),
     };
-    t.unsupported('retry_budget', 'retry budgets are not supported by spar proxy yet');
+    const rb = t.opt('retry_budget');
+    if (rb) {
+      // budget_percent is an envoy.type.v3.Percent ({value}); min_retry_concurrency a bare UInt32Value.
+      const bp = rb.opt('budget_percent');
+      const percent = bp ? bp.num('value', 20) : 20;
+      bp?.done();
+      th.retryBudget = { percent, minConcurrency: rb.num('min_retry_concurrency', 3) };
+      rb.done();
+    }
     t.unsupported('max_connection_pools', 'not supported by spar proxy yet');
     t.done();
     out[prio] ??= th;
@@ -72,6 +85,17 @@ export class Resource {
   }
 }
 
+/** The retries resource under a retry budget: its max follows the requests in flight. */
+class RetryBudget extends Resource {
+  constructor(private readonly budget: { percent: number; minConcurrency: number }, private readonly rq: Resource, private readonly pending: Resource, open: Gauge, remaining: Gauge | undefined) {
+    super(budget.minConcurrency, open, remaining);
+  }
+  override canCreate(): boolean {
+    const allowed = Math.max(this.budget.minConcurrency, Math.floor((this.budget.percent * (this.rq.count + this.pending.count)) / 100));
+    return this.count < allowed;
+  }
+}
+
 /** The resources of one priority of one cluster. */
 export class ResourceManager {
   readonly connections: Resource;
@@ -84,7 +108,9 @@ export class ResourceManager {
     this.connections = new Resource(t.maxConnections, store.gauge(p + 'cx_open'), rem('remaining_cx'));
     this.pending = new Resource(t.maxPendingRequests, store.gauge(p + 'rq_pending_open'), rem('remaining_pending'));
     this.requests = new Resource(t.maxRequests, store.gauge(p + 'rq_open'), rem('remaining_rq'));
-    this.retries = new Resource(t.maxRetries, store.gauge(p + 'rq_retry_open'), rem('remaining_retries'));
+    this.retries = t.retryBudget
+      ? new RetryBudget(t.retryBudget, this.requests, this.pending, store.gauge(p + 'rq_retry_open'), rem('remaining_retries'))
+      : new Resource(t.maxRetries, store.gauge(p + 'rq_retry_open'), rem('remaining_retries'));
     // max_connection_pools is not supported (unlimited): its breaker never opens.
     store.gauge(p + 'cx_pool_open');
   }
