@@ -130,6 +130,7 @@ function bootstrap(port: number, main: number, shadow: number, shadow2: number, 
                     route('down', '/down', [{ cluster: 'refused' }]),
                     route('hang', '/hang', [{ cluster: 'hang' }]),
                     route('stuck', '/stuck', [{ cluster: 'stuck' }]),
+                    route('hangcb', '/cb-hang', [{ cluster: 'hangcb' }]),
                     route('h2shadow', '/h2shadow', [{ cluster: 'shadowh2' }]),
                     { name: 'mainfail', match: { prefix: '/mainfail' }, route: { cluster: 'refused', request_mirror_policies: [{ cluster: 'shadow' }] } },
                     { name: 'nocluster', match: { prefix: '/nocluster' }, route: { cluster_header: 'x-main-cluster', request_mirror_policies: [{ cluster: 'shadow' }] } },
@@ -144,6 +145,7 @@ function bootstrap(port: number, main: number, shadow: number, shadow2: number, 
         }],
       }],
       clusters: [cluster('main', main), cluster('shadow', shadow), cluster('shadow2', shadow2), cluster('refused', refused), cluster('hang', hang), cluster('stuck', stuck),
+        cluster('hangcb', hang, { circuit_breakers: { thresholds: [{ max_connections: 1, max_pending_requests: 1, max_requests: 1 }] } }),
         cluster('shadowh2', shadowH2, { typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } } } })],
     },
   };
@@ -371,6 +373,26 @@ test('mirroring: an HTTP/2 (h2c) request is copied with its body, as Envoy copie
   assert.equal(e.copies.length, 1);
   assert.equal(e.copies[0].body.length, 8000);
   assert.equal(e.copies[0].headers.host, 'h2.example-shadow:8443');
+});
+
+test('mirroring: shadows obey the shadow cluster\'s circuit breakers; the main request does not notice', { timeout: 60_000 }, async () => {
+  const got = new Map<ProxyKind, Record<string, number>>();
+  for (const kind of KINDS) {
+    const st = setups.get(kind)!;
+    for (let i = 0; i < 5; i++) {
+      const r = await send(st.port, { path: '/cb-hang', headers: { 'x-case': `hangcb-${i}` } });
+      assert.equal(r.status, 200, kind);
+      await sleep(100);
+    }
+    await sleep(300);
+    const s = await st.proxy.stats('cluster.hangcb.');
+    const o: Record<string, number> = {};
+    for (const n of ['upstream_rq_total', 'upstream_rq_pending_overflow', 'upstream_rq_pending_total', 'upstream_cx_total', 'upstream_cx_overflow', 'upstream_rq_active']) o[n] = s[`cluster.hangcb.${n}`] ?? 0;
+    got.set(kind, o);
+  }
+  process.stderr.write(`mirror circuit breakers envoy: ${JSON.stringify(got.get('envoy'))} spar: ${JSON.stringify(got.get('spar'))}\n`);
+  assert.deepEqual(got.get('spar'), got.get('envoy'));
+  assert.ok(got.get('envoy')!.upstream_rq_pending_overflow >= 1);
 });
 
 test('mirroring: to an HTTP/2 shadow cluster, as Envoy sends it', async () => {
