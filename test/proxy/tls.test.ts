@@ -455,3 +455,47 @@ describe("(e) the pilot's CDS for a Bookinfo sidecar (auto mTLS, SDS from sds-gr
     });
   }
 });
+
+describe('(f) static secrets and tcp_proxy over mutual TLS', () => {
+  const results: Record<string, string[]> = {};
+  for (const kind of KINDS) {
+    test(`${kind}: tcp_proxy originates mTLS with static secrets; a TLS chain with tcp_proxy terminates it`, async () => {
+      const log = join(tmp, `f-${kind}.log`);
+      const inPort = await freePort();
+      const tlsPort = await freePort();
+      const TCP = `${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`;
+      const tcp = (c: string, accessLog?: string) => ({
+        name: 'envoy.filters.network.tcp_proxy',
+        typed_config: {
+          '@type': TCP, stat_prefix: c, cluster: c,
+          ...(accessLog ? { access_log: [{ name: 'envoy.access_loggers.file', typed_config: { '@type': `${T}envoy.extensions.access_loggers.file.v3.FileAccessLog`, path: accessLog, log_format: { text_format_source: { inline_string: '%DOWNSTREAM_PEER_URI_SAN% %DOWNSTREAM_LOCAL_URI_SAN% %DOWNSTREAM_TLS_VERSION%\n' } } } }] } : {}),
+        },
+      });
+      // Secrets named without sds_config are the bootstrap's static_resources.secrets.
+      const common = (cert: string) => ({ tls_certificate_sds_secret_configs: [{ name: cert }], validation_context_sds_secret_config: { name: 'ca' } });
+      const full = bootstrap(
+        [listener('tcp-in', inPort, [{ filters: [tcp('to-tls')] }]), listener('tls-in', tlsPort, [{
+          transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': DOWN_TLS, require_client_certificate: true, common_tls_context: { ...common('server'), tls_params: { tls_maximum_protocol_version: 'TLSv1_3' } } } },
+          filters: [tcp('app', log)],
+        }])],
+        [
+          cluster('to-tls', [endpoint(tlsPort)], { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UP_TLS, common_tls_context: { ...common('client'), tls_params: { tls_maximum_protocol_version: 'TLSv1_3' } } } } }),
+          cluster('app', [endpoint(plain.port)]),
+        ],
+      );
+      (full.static_resources as EnvoyJson).secrets = [certSecret('server', serverCert), certSecret('client', clientCert), caSecret('ca', ca.cert)];
+      const p = await startProxy(kind, full, FLUSH(kind));
+      try {
+        await p.waitReady();
+        const r = await send(inPort, { path: '/through-tcp' });
+        assert.equal(r.status, 200, r.body);
+        assert.equal(echo(r.body).url, '/through-tcp');
+        await until(() => readFileSync(log, 'utf8').trim().length > 0, 'tcp_proxy access log');
+        results[kind] = readFileSync(log, 'utf8').trim().split('\n');
+        assert.deepEqual(results[kind], [`${spiffe('bookinfo-productpage')} ${spiffe('bookinfo-reviews')} TLSv1.3`]);
+      } finally {
+        await p.stop();
+      }
+    });
+  }
+});

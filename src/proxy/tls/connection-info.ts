@@ -1,8 +1,9 @@
 /**
  * What a downstream TLS connection tells the request path (Envoy's Ssl::ConnectionInfo): the
  * peer's and our certificate SANs, subject, fingerprint, serial, TLS version and cipher. Read by
- * the access log (%DOWNSTREAM_PEER_URI_SAN% ...) and x-forwarded-client-cert. Each value is
- * computed on first read and kept for the connection's other requests.
+ * the access log (%DOWNSTREAM_PEER_URI_SAN% ...) and x-forwarded-client-cert. The certificates are
+ * read once after the handshake; each derived value is computed on first use and kept for the
+ * connection's other requests.
  */
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, PeerCertificate, TLSSocket } from 'node:tls';
@@ -24,7 +25,15 @@ export class DownstreamTlsInfo {
   private peer: PeerCertificate | undefined | null = null;
   private local: PeerCertificate | undefined | null = null;
   private cache = new Map<string, string>();
-  constructor(private readonly socket: TLSSocket) {}
+  readonly tlsVersion: string;
+  readonly cipher: string;
+  /** Read at the handshake: a closed socket no longer answers (tcp_proxy logs after the close). */
+  constructor(private readonly socket: TLSSocket) {
+    this.peerCert();
+    this.localCert();
+    this.tlsVersion = socket.getProtocol() ?? '';
+    this.cipher = socket.getCipher()?.standardName ?? '';
+  }
 
   private peerCert(): PeerCertificate | undefined {
     if (this.peer === null) {
@@ -101,11 +110,5 @@ export class DownstreamTlsInfo {
       }
       return encodeURIComponent(pem);
     });
-  }
-  get tlsVersion(): string {
-    return this.socket.getProtocol() ?? '';
-  }
-  get cipher(): string {
-    return this.socket.getCipher()?.standardName ?? '';
   }
 }

@@ -95,6 +95,7 @@ export class TcpProxy {
     si.downstreamLocalAddress = info.local;
     si.downstreamDirectRemoteAddress = info.direct;
     si.requestedServerName = info.sni;
+    si.downstreamTls = info.tlsInfo;
     si.connectionId = info.connectionId;
     this.s.cx_total.value++;
     this.s.active.value++;
