@@ -7,7 +7,6 @@
 // Usage: node bench/profile/proxy.mjs [--protocol http1|h2c|grpc|tcp] [--seconds 10] [--conns 16]
 //          [--resilience] [--out DIR]
 // Needs fortio and a built dist/ (the profile is of what users run).
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
