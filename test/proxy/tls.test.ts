@@ -381,18 +381,19 @@ function mtlsGet(port: number, agent: HttpsAgent | false): Promise<{ status: num
 }
 
 describe('(d) SDS over ADS: warming, then rotation for new connections only', () => {
-  for (const kind of KINDS) {
-    test(`${kind}: the listener waits for its secrets; a rotated certificate serves new connections, open ones keep working`, async () => {
+  for (const kind of KINDS) for (const delta of [false, true]) {
+    test(`${kind} (${delta ? 'delta' : 'SotW'}): the listener waits for its secrets; a rotated certificate serves new connections, open ones keep working`, async () => {
       const cp = new ControlPlane();
       await cp.start();
       const port = await freePort();
-      const p = await startProxy(kind, adsBootstrap(cp.port, false));
+      const p = await startProxy(kind, adsBootstrap(cp.port, delta));
       const keep = new HttpsAgent({ keepAlive: true, maxSockets: 1 });
       try {
         cp.set(TypeUrl.Cluster, [cluster('app', [endpoint(plain.port)])]);
         cp.set(TypeUrl.Listener, [sdsListener(port)]);
         await p.waitFor(async () => warming(await p.configDump()).includes('listener inbound'), 10_000, 'the listener warming on its secrets');
-        await until(() => cp.requests.some((r) => r.type_url === TypeUrl.Secret && (r.resource_names ?? []).includes('default') && (r.resource_names ?? []).includes('ROOTCA')), 'SDS requests for default and ROOTCA');
+        const asked = (r: { resource_names?: string[]; resource_names_subscribe?: string[] }) => [...(r.resource_names ?? []), ...(r.resource_names_subscribe ?? [])];
+        await until(() => cp.requests.some((r) => r.type_url === TypeUrl.Secret && asked(r).includes('default') && asked(r).includes('ROOTCA')), 'SDS requests for default and ROOTCA');
         cp.set(TypeUrl.Secret, [certSecret('default', serverCert), caSecret('ROOTCA', ca.cert)]);
         await p.waitReady();
         await p.waitFor(async () => !warming(await p.configDump()).length, 10_000, 'the listener active');
