@@ -13,7 +13,7 @@ import type { ConnectionPoolSettings } from '../../api/types.js';
 import type { Proxy } from '../../model/proxy.js';
 import type { PushContext } from '../../model/push-context.js';
 import { BlackHoleCluster, inboundClusterName, InboundPassthroughCluster, PassthroughCluster } from '../../model/naming.js';
-import { isHTTP2 } from '../../model/protocol.js';
+import { isHTTP2, parseProtocol } from '../../model/protocol.js';
 import type { EnvoyJson } from '../codec.js';
 import { TypeUrl } from '../resource-types.js';
 import { adsConfigSource, duration, HTTP_PROTOCOL_OPTIONS_KEY, Ext, socketAddress } from './common.js';
@@ -131,6 +131,7 @@ function inboundClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
       const c: Record<string, unknown> = { name, connect_timeout: timeout, circuit_breakers: defaultCircuitBreakers(), common_lb_config: {} };
       if (ep) Object.assign(c, { type: 'STATIC', lb_policy: 'LEAST_REQUEST', load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(ep.ip, ep.port) } }] }] } });
       else Object.assign(c, originalDstInbound());
+      if (isHTTP2(parseProtocol(il.port.protocol))) c.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS_KEY]: { '@type': Ext.HttpProtocolOptions, explicit_http_config: { http2_protocol_options: {} } } };
       out.set(name, withInboundPool(c, il.connectionPool ?? sidecar?.spec.inboundConnectionPool));
     }
     return [...out.values()];
