@@ -412,16 +412,31 @@ test('mirroring: to an HTTP/2 shadow cluster, as Envoy sends it', async () => {
   assert.equal(e.copies[1].body, 'to an h2 shadow');
 });
 
-test('mirroring: a shadow that never reads does not hold up a large upload (5 MB)', { timeout: 60_000 }, async () => {
+/**
+ * Envoy is not the referee here: its shadow stream is flow-controlled with the main request, so when
+ * the socket buffers toward a shadow that never reads fill up (timing-dependent: 2 of 10 runs here),
+ * Envoy stops reading the upload and the main request stalls. Spar drops such a shadow (over
+ * 1 MB unsent) instead, as "mirror failures never affect the main request" asks. Envoy's outcome is
+ * only reported.
+ */
+test('mirroring: a shadow that never reads does not hold up a large upload (5 MB; spar asserted, Envoy reported)', { timeout: 60_000 }, async () => {
   const body = 'z'.repeat(5 << 20);
   for (const kind of KINDS) {
     const st = setups.get(kind)!;
     const t0 = Date.now();
-    const r = await send(st.port, { method: 'POST', path: '/stuck', headers: { 'x-case': 'stuck', 'content-type': 'application/octet-stream' }, body, timeoutMs: 20_000 });
-    const ms = Date.now() - t0;
-    assert.equal(r.status, 200, `${kind}: ${r.body.slice(0, 200)}`);
-    assert.equal((JSON.parse(r.body) as Echo).body.length, body.length, kind);
-    process.stderr.write(`mirror ${kind}: 5 MB upload with a shadow that never reads: ${ms} ms\n`);
+    let outcome: string;
+    try {
+      const r = await send(st.port, { method: 'POST', path: '/stuck', headers: { 'x-case': 'stuck', 'content-type': 'application/octet-stream' }, body, timeoutMs: kind === 'envoy' ? 8000 : 20_000 });
+      outcome = `${r.status}, ${(JSON.parse(r.body) as Echo).body.length} bytes upstream`;
+      if (kind === 'spar') {
+        assert.equal(r.status, 200, r.body.slice(0, 200));
+        assert.equal((JSON.parse(r.body) as Echo).body.length, body.length);
+      }
+    } catch (e) {
+      if (kind === 'spar') throw e;
+      outcome = `stalled (${(e as Error).message})`;
+    }
+    process.stderr.write(`mirror ${kind}: 5 MB upload with a shadow that never reads: ${outcome} in ${Date.now() - t0} ms\n`);
   }
 });
 
