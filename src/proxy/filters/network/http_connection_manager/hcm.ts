@@ -131,7 +131,10 @@ export class HttpConnectionManager {
       st.active--;
       st.streams!.delete(stream);
       if (st.closeAfter && st.active === 0) socket.destroySoon();
-      if (this.draining && st.active === 0 && req.httpVersionMajor !== 2) socket.end();
+      // While draining, a response sent with `connection: close` closes its connection (node:http does
+      // that). One whose keep-alive headers were already out when the drain began leaves the
+      // connection open: the client may be sending its next request right now, and that one gets
+      // `connection: close` (closing here would reset it). Idle connections close at drain_timeout.
     });
     stream.run();
   }
@@ -201,6 +204,13 @@ export class HttpConnectionManager {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
+    // Responses not started yet will say `connection: close`.
+    for (const sock of this.sockets) {
+      for (const stream of sock[CONN]?.streams ?? []) {
+        const res = stream.res as ServerResponse;
+        if (!res.headersSent && stream.req.httpVersionMajor !== 2) res.shouldKeepAlive = false;
+      }
+    }
     const t = setTimeout(() => {
       for (const s of this.sockets) if ((s[CONN]?.active ?? 0) === 0 && !this.isH2(s)) s.end();
     }, this.cfg.drainTimeoutMs);
