@@ -4,7 +4,9 @@
 // otherwise. --smoke is the few-second version test/bench/smoke.test.ts runs to keep this working.
 // Options after the profile go to the data-plane harness (see bench/dataplane/run.mjs), e.g.
 //   node bench/run.mjs --quick --protocols http1 --topologies direct,envoy-2
-// --only cli|dataplane|controlplane runs one of them. The control-plane scale bench
+// --only cli|dataplane|memory|controlplane runs one of them. The proxy memory step
+// (bench/dataplane/memory.mjs: idle RSS of Envoy and spar proxy with 0 / 100 / 1,000 / 5,000 services
+// from spar pilot) runs in --full, or alone with --only memory. The control-plane scale bench
 // (bench/controlplane/scale.ts, through tsx) runs in --quick and --full; --smoke leaves it to
 // its own smoke test (test/bench/controlplane-smoke.test.ts) unless --only controlplane.
 import { spawnSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runStartup } from './cli/startup.mjs';
 import { parseDataplaneArgs, runDataplane } from './dataplane/run.mjs';
+import { parseMemoryArgs, runMemory } from './dataplane/memory.mjs';
 
 const argv = process.argv.slice(2);
 const { values } = parseArgs({ args: argv, strict: false, options: { only: { type: 'string' } } });
@@ -26,6 +29,11 @@ try {
   if (!values.only || values.only === 'dataplane') {
     const { files, headlineMd } = await runDataplane(dp);
     process.stdout.write(`${headlineMd}\n\n${files.join('\n')}\n`);
+  }
+  if (values.only === 'memory' || (!values.only && dp.profile === 'full')) {
+    process.stderr.write('[bench] proxy memory against mesh size\n');
+    const { markdown, files } = await runMemory(parseMemoryArgs(argv));
+    process.stdout.write(`${markdown}\n${files.join('\n')}\n`);
   }
   if (values.only === 'controlplane' || (!values.only && dp.profile !== 'smoke')) {
     process.stderr.write('[bench] control plane scale\n');

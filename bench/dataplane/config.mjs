@@ -9,10 +9,10 @@ export const PAYLOAD_BYTES = 1024;
  * speak HTTP/2 to their upstream (h2c, gRPC); `l4` uses tcp_proxy instead of the HTTP connection manager.
  */
 export const PROTOCOLS = [
-  { id: 'http1', label: 'HTTP/1.1', server: 'http', fortio: [], target: (port) => `http://127.0.0.1:${port}/echo` },
-  { id: 'h2c', label: 'HTTP/2 (h2c)', server: 'http', h2Upstream: true, fortio: ['-h2'], target: (port) => `http://127.0.0.1:${port}/echo` },
-  { id: 'grpc', label: 'gRPC (fortio ping)', server: 'grpc', h2Upstream: true, fortio: ['-grpc', '-ping'], target: (port) => `127.0.0.1:${port}` },
-  { id: 'tcp', label: 'TCP (fortio echo)', server: 'tcp', l4: true, fortio: [], target: (port) => `tcp://127.0.0.1:${port}` },
+  { id: 'http1', label: 'HTTP/1.1', server: 'http', fortio: [], target: (port, host = '127.0.0.1') => `http://${host}:${port}/echo` },
+  { id: 'h2c', label: 'HTTP/2 (h2c)', server: 'http', h2Upstream: true, fortio: ['-h2'], target: (port, host = '127.0.0.1') => `http://${host}:${port}/echo` },
+  { id: 'grpc', label: 'gRPC (fortio ping)', server: 'grpc', h2Upstream: true, fortio: ['-grpc', '-ping'], target: (port, host = '127.0.0.1') => `${host}:${port}` },
+  { id: 'tcp', label: 'TCP (fortio echo)', server: 'tcp', l4: true, fortio: [], target: (port, host = '127.0.0.1') => `tcp://${host}:${port}` },
 ];
 
 /**
@@ -36,11 +36,13 @@ const cells = (rates, conns) => rates.flatMap((rate) => conns.map((c) => ({ rate
 /**
  * Profiles. `quick` is `npm run bench` (under 5 minutes with the CLI benchmark); `full` is the whole
  * matrix (rates 100 / 1,000 / max × 1 / 16 / 64 connections); `smoke` keeps the scripts working in CI.
+ * `configFrom`: `pilot` (every proxy configured by `spar pilot` over ADS from Istio YAML, pilot.mjs) or
+ * `static` (static bootstraps, bootstrap.mjs); `--config-from` overrides it.
  */
 export const PROFILES = {
-  smoke: { protocols: ['http1', 'tcp'], cells: cells([1000], [1]), durationSec: 1, repeats: 1, warmupSec: 0 },
-  quick: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([1000, 0], [16]), durationSec: 2, repeats: 2, warmupSec: 0.5 },
-  full: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([100, 1000, 0], [1, 16, 64]), durationSec: 3, repeats: 3, warmupSec: 1 },
+  smoke: { protocols: ['http1', 'tcp'], cells: cells([1000], [1]), durationSec: 1, repeats: 1, warmupSec: 0, configFrom: 'pilot' },
+  quick: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([1000, 0], [16]), durationSec: 2, repeats: 2, warmupSec: 0.5, configFrom: 'pilot' },
+  full: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([100, 1000, 0], [1, 16, 64]), durationSec: 3, repeats: 3, warmupSec: 1, configFrom: 'pilot' },
 };
 
 /** The cell the headline table and chart use: Istio's reference point (1,000 rps, 16 connections). */

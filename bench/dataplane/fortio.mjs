@@ -36,7 +36,7 @@ const OK_CODES = new Set(['200', 'SERVING', 'OK']);
  * One fortio load run. rate 0 = max. Returns latencies in ms, the achieved rate, the number of calls
  * (including fortio's one warm-up call per connection, which the proxies also carry) and the errors.
  */
-export function fortioLoad(fortio, { protocol, port, rate, conns, durationSec, cpus, tmpDir, tag }) {
+export function fortioLoad(fortio, { protocol, host, port, rate, conns, durationSec, cpus, tmpDir, tag }) {
   const jsonPath = join(tmpDir, `fortio-${tag}.json`);
   const args = [
     'load', '-quiet', '-json', jsonPath,
@@ -45,7 +45,7 @@ export function fortioLoad(fortio, { protocol, port, rate, conns, durationSec, c
     '-r', '0.00001', '-p', PERCENTILES.map(([p]) => p).join(','),
     '-loglevel', 'Error',
     ...protocol.fortio,
-    protocol.target(port),
+    protocol.target(port, host),
   ];
   const argv = cpus ? ['taskset', ['-c', cpus, fortio, ...args]] : [fortio, args];
   return new Promise((resolve) => {

@@ -108,15 +108,15 @@ export async function freePorts(n) {
   return ports;
 }
 
-/** Resolves once 127.0.0.1:port accepts; rejects when the process exits first or after timeoutMs. */
-export async function waitForPort(port, proc, timeoutMs = 15000) {
+/** Resolves once host:port (default 127.0.0.1) accepts; rejects when the process exits first or after timeoutMs. */
+export async function waitForPort(port, proc, timeoutMs = 15000, host = '127.0.0.1') {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc && (proc.child.exitCode !== null || proc.child.signalCode !== null)) {
       throw new Error(`${proc.name} exited (${proc.child.exitCode ?? proc.child.signalCode}) before listening on ${port}: ${lastLines(proc.log())}`);
     }
     const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
+      const s = net.connect(port, host);
       s.once('connect', () => {
         s.destroy();
         resolve(true);

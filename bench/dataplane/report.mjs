@@ -112,7 +112,10 @@ export function markdown(result, protocols, headline) {
     '',
     `Machine: ${m.cpuModel}, ${m.cpus} CPUs, Linux ${m.kernel}, Node ${m.node}; ${m.envoyVersion}; fortio ${m.fortioVersion}.`,
     `Load average before the run: ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(' ')} (the benchmark itself accounts for about 1–2; more means other work shared the CPUs).`,
-    `Pinning: ${result.settings.pinning}. Envoy runs with --concurrency 1; spar proxy from ${result.settings.sparFrom}; checkout at ${result.settings.gitCommit}.`,
+    `Pinning: ${result.settings.pinning}. Envoy runs with --concurrency 1; spar proxy from ${result.settings.sparFrom}${result.settings.pilotFrom ? `, spar pilot from ${result.settings.pilotFrom}` : ''}; checkout at ${result.settings.gitCommit}.`,
+    result.settings.configFrom === 'pilot'
+      ? 'Proxy config: every proxy (Envoy and spar proxy alike) is configured by `spar pilot` over delta ADS from the same Istio YAML (a Service + EndpointSlice per chain, Sidecar resources with captureMode NONE: egress listener on the client-side sidecar, ingress listener with defaultEndpoint on the server-side one; mesh config enableAutoMtls: false); the YAML is in the JSON results (`istioConfig`).'
+      : 'Proxy config: static Envoy bootstraps (bench/dataplane/bootstrap.mjs), the same file for Envoy and spar proxy.',
     `Payload ${result.settings.payloadBytes} B each way; ${result.settings.durationSec} s per run, ${result.settings.repeats} repeat(s), topologies alternated within each cell; upstream: fortio server.`,
     'Figures are medians over the repeats, with min…max in small type; "added" is each repeat\'s difference to the direct run beside it.',
     'CPU is user+system seconds from /proc/<pid>/stat per proxy process, client-side proxy first; RSS from /proc/<pid>/status (idle after start-up and one probe request, peak during the run).',

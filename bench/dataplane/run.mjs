@@ -5,7 +5,7 @@
 //
 // Usage: node bench/dataplane/run.mjs [--profile quick|full|smoke] [--out DIR]
 //          [--protocols http1,tcp] [--topologies direct,envoy-1] [--duration S] [--repeats N]
-//          [--spar-from auto|dist|src]
+//          [--spar-from auto|dist|src] [--config-from pilot|static] [--pilot-from auto|dist|src]
 // Needs fortio (PATH, $FORTIO or ~/go/bin/fortio) and envoy (PATH or $ENVOY). Never run from CI
 // except as the smoke profile (test/bench/smoke.test.ts); timings are never asserted.
 import { execFileSync } from 'node:child_process';
@@ -18,7 +18,8 @@ import { performance } from 'node:perf_hooks';
 import { HEADLINE, PAYLOAD_BYTES, PROFILES, PROTOCOLS, TOPOLOGIES } from './config.mjs';
 import { fortioLoad, startFortioServer } from './fortio.mjs';
 import { cpuSeconds, envoyPath, machineBusySeconds, fortioPath, freePorts, lastLines, pinningPlan, rssBytes, rssPeakSampler, stop } from './procs.mjs';
-import { sparMode, startChain } from './proxies.mjs';
+import { chainConfigYaml, PILOT_DIRS, startPilot } from './pilot.mjs';
+import { sparMode, startChain, startPilotChain } from './proxies.mjs';
 import { markdown, summarise, svgChart } from './report.mjs';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -53,7 +54,10 @@ export async function runDataplane(opts) {
   const tools = { fortio: fortioPath(), envoy: envoyPath() };
   if (!tools.fortio) throw new Error('fortio not found (PATH, $FORTIO or ~/go/bin/fortio); .ci/run installs it with go install fortio.org/fortio@v1.66.5');
   const pin = pinningPlan();
+  const configFrom = opts.configFrom ?? profile.configFrom ?? 'pilot';
+  if (!['pilot', 'static'].includes(configFrom)) throw new Error(`--config-from ${configFrom}: pilot or static`);
   const spar = sparMode(repoRoot, opts.sparFrom);
+  const pilotSpar = sparMode(repoRoot, opts.pilotFrom, PILOT_DIRS);
   const workDir = mkdtempSync(join(tmpdir(), 'spar-bench-'));
   const result = {
     kind: 'spar-dataplane-bench',
@@ -76,6 +80,8 @@ export async function runDataplane(opts) {
       warmupSec: profile.warmupSec,
       cells: profile.cells,
       envoyConcurrency: 1,
+      configFrom,
+      ...(configFrom === 'pilot' ? { pilotFrom: pilotSpar.from === 'dist' ? `dist (built ${distBuiltAt(repoRoot)})` : pilotSpar.from } : {}),
       sparFrom: spar.from === 'dist' ? `dist (built ${distBuiltAt(repoRoot)})` : spar.from,
       gitCommit: version('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD'], (x) => x),
       pinning: pin.client ? `load generator on CPU ${pin.client}; fortio server and proxies on CPU ${pin.proxies}` : 'none (fewer than 2 CPUs or no taskset)',
@@ -87,22 +93,56 @@ export async function runDataplane(opts) {
   };
   const serverPorts = await freePorts(3).then(([http, grpc, tcp]) => ({ http, grpc, tcp }));
   let server;
+  let pilot;
+  const plan = new Map();
   try {
     server = await startFortioServer(tools.fortio, serverPorts, pin.server);
+    if (configFrom === 'pilot') {
+      // One pilot, one config for every chain of the run (pilot.mjs says what it holds).
+      const proxied = topologies.filter((t) => t.hops > 0 && !t.resilience);
+      const ports = await freePorts(proxied.length * protocols.length * 4);
+      let k = 0;
+      for (const protocol of protocols) {
+        for (const t of proxied) {
+          const [svcPort, ingressPort, admin1, admin2] = ports.splice(0, 4);
+          k++;
+          plan.set(`${t.id}|${protocol.id}`, { id: `${t.id}-${protocol.id}`, k, protocol, hops: t.hops, svcPort, ingressPort, adminPorts: [admin1, admin2], fortioPort: serverPorts[protocol.server] });
+        }
+      }
+      const configDir = join(workDir, 'istio');
+      mkdirSync(configDir);
+      result.istioConfig = chainConfigYaml([...plan.values()]);
+      writeFileSync(join(configDir, 'bench.yaml'), result.istioConfig);
+      log(`starting spar pilot (${plan.size} chains)`);
+      pilot = await startPilot({ repoRoot, configDir, workDir, cpus: pin.proxies, env: pilotSpar.env });
+    }
     for (const protocol of protocols) {
       log(`${protocol.label}: starting proxies`);
       const chains = new Map();
+      // Every topology's proxies start at once (start-up is most of a short run); probes run one by one.
+      const starting = new Map();
       for (const topo of topologies) {
         result.availability[topo.id] ??= {};
         if (topo.impl === 'envoy' && !tools.envoy) {
           result.availability[topo.id][protocol.id] = { available: false, reason: 'envoy not found on PATH' };
           continue;
         }
+        if (pilot && topo.resilience) {
+          result.availability[topo.id][protocol.id] = { available: false, reason: 'resilience topologies use static bootstraps (--config-from static)' };
+          continue;
+        }
+        const chainStart = pilot
+          ? startPilotChain({ topology: topo, protocol, chain: plan.get(`${topo.id}|${protocol.id}`) ?? { fortioPort: serverPorts[protocol.server] }, pilot, tools, cpus: pin.proxies, workDir, repoRoot, spar })
+          : startChain({ topology: topo, protocol, upstreamPort: serverPorts[protocol.server], tools, cpus: pin.proxies, workDir, repoRoot, spar });
+        chainStart.catch(() => {}); // awaited below
+        starting.set(topo.id, chainStart);
+      }
+      for (const topo of topologies.filter((t) => starting.has(t.id))) {
         try {
-          const chain = await startChain({ topology: topo, protocol, upstreamPort: serverPorts[protocol.server], tools, cpus: pin.proxies, workDir, repoRoot, spar });
+          const chain = await starting.get(topo.id);
           chains.set(topo.id, chain);
           // One probe run: proves the chain forwards this protocol (and warms it up).
-          const probe = await fortioLoad(tools.fortio, { protocol, port: chain.entryPort, rate: 0, conns: 1, durationSec: 0.3, cpus: pin.client, tmpDir: workDir, tag: `probe-${topo.id}-${protocol.id}` });
+          const probe = await fortioLoad(tools.fortio, { protocol, host: chain.entryHost, port: chain.entryPort, rate: 0, conns: 1, durationSec: 0.3, cpus: pin.client, tmpDir: workDir, tag: `probe-${topo.id}-${protocol.id}` });
           if (!probe.ok || probe.errors > 0) throw new Error(`probe through ${topo.label} failed: ${probe.error ?? `${probe.errors} errors`}`);
           result.availability[topo.id][protocol.id] = { available: true };
         } catch (e) {
@@ -117,7 +157,7 @@ export async function runDataplane(opts) {
       const active = topologies.filter((t) => chains.has(t.id));
       if (profile.warmupSec > 0) {
         for (const t of active) {
-          await fortioLoad(tools.fortio, { protocol, port: chains.get(t.id).entryPort, rate: 1000, conns: 4, durationSec: profile.warmupSec, cpus: pin.client, tmpDir: workDir, tag: `warm-${t.id}` });
+          await fortioLoad(tools.fortio, { protocol, host: chains.get(t.id).entryHost, port: chains.get(t.id).entryPort, rate: 1000, conns: 4, durationSec: profile.warmupSec, cpus: pin.client, tmpDir: workDir, tag: `warm-${t.id}` });
         }
       }
       await sleep(500);
@@ -145,7 +185,7 @@ export async function runDataplane(opts) {
             const rss = rssPeakSampler(pids);
             const busy0 = machineBusySeconds();
             const t0 = performance.now();
-            const r = await fortioLoad(tools.fortio, { protocol, port: chain.entryPort, rate: cell.rate, conns: cell.conns, durationSec, cpus: pin.client, tmpDir: workDir, tag: `${t.id}-${protocol.id}-${repeat}` });
+            const r = await fortioLoad(tools.fortio, { protocol, host: chain.entryHost, port: chain.entryPort, rate: cell.rate, conns: cell.conns, durationSec, cpus: pin.client, tmpDir: workDir, tag: `${t.id}-${protocol.id}-${repeat}` });
             const rssPeak = rss.stop();
             const cpuSec = pids.map((p, i) => cpuSeconds(p) - cpu0[i]);
             const machineBusyCpus = (machineBusySeconds() - busy0) / ((performance.now() - t0) / 1000);
@@ -158,6 +198,7 @@ export async function runDataplane(opts) {
       for (const chain of chains.values()) await Promise.all(chain.proxies.map(stop));
     }
   } finally {
+    if (pilot) await stop(pilot.proc);
     if (server) await stop(server);
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -194,6 +235,8 @@ export function parseDataplaneArgs(argv) {
       duration: { type: 'string' },
       repeats: { type: 'string' },
       'spar-from': { type: 'string' },
+      'config-from': { type: 'string' },
+      'pilot-from': { type: 'string' },
     },
   });
   const profile = values.profile ?? (values.full ? 'full' : values.smoke ? 'smoke' : 'quick');
@@ -205,6 +248,8 @@ export function parseDataplaneArgs(argv) {
     duration: values.duration ? Number(values.duration) : undefined,
     repeats: values.repeats ? Number(values.repeats) : undefined,
     sparFrom: values['spar-from'] ?? 'auto',
+    configFrom: values['config-from'],
+    pilotFrom: values['pilot-from'] ?? 'auto',
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Keeps the benchmark scripts working: runs `node bench/run.mjs --smoke` (a few seconds of load, one
- * run per topology) and checks the results files are complete and honest. Timings are never asserted;
+ * run per topology, every proxy configured by `spar pilot` over ADS) and checks the results files are complete and honest. Timings are never asserted;
  * the real benchmark (`npm run bench`) never runs in CI.
  */
 import { test } from 'node:test';
@@ -34,8 +34,11 @@ test('bench/run.mjs --smoke writes complete results and never invents numbers', 
     for (const ext of ['json', 'md', 'svg']) assert.ok(files.some((f) => f.startsWith('dataplane-smoke-') && f.endsWith(`.${ext}`)), `no dataplane .${ext} in ${files.join(', ')}`);
     assert.ok(files.some((f) => f.startsWith('cli-startup-smoke-') && f.endsWith('.json')));
 
-    const result = JSON.parse(readFileSync(join(out, files.find((f) => f.startsWith('dataplane-smoke-') && f.endsWith('.json'))!), 'utf8')) as { summary: SummaryRow[] };
+    const result = JSON.parse(readFileSync(join(out, files.find((f) => f.startsWith('dataplane-smoke-') && f.endsWith('.json'))!), 'utf8')) as { summary: SummaryRow[]; settings: { configFrom: string }; istioConfig?: string };
     const rows = result.summary;
+    // The proxies are configured by `spar pilot` from Istio YAML (Sidecar captureMode NONE), as in the full run.
+    assert.equal(result.settings.configFrom, 'pilot');
+    assert.match(result.istioConfig ?? '', /kind: Sidecar[\s\S]*captureMode: NONE/);
     for (const protocol of ['http1', 'tcp']) {
       const direct = rows.find((x) => x.protocol === protocol && x.topology === 'direct');
       assert.equal(direct?.status, 'measured', `direct ${protocol} not measured`);
