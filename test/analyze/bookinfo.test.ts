@@ -64,6 +64,12 @@ const byText = (a: Expectation, b: Expectation) => JSON.stringify(a).localeCompa
  */
 const BASELINE = ['IST0140 VirtualService default/bookinfo Subset in virtual service default/productpage has no effect on ingress gateway default/bookinfo requests'];
 
+test('clean Bookinfo (the app, its gateway, destination-rule-all and the ratings workloads its subsets name): no message at all', () => {
+  const [app, gateway, rules] = BOOKINFO;
+  const got = actual([app, gateway, rules, ...MYSQL_WORKLOADS]);
+  assert.deepEqual(got, []);
+});
+
 test('clean Bookinfo with its optional ratings workloads: only istioctl\'s ingress-subset warning', () => {
   const got = actual([...BOOKINFO, ...MYSQL_WORKLOADS]);
   assert.deepEqual(got.map((m) => `${m.code} ${m.origin} ${m.message}`), BASELINE);
