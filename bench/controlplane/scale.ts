@@ -355,10 +355,16 @@ export async function runCell(cell: Cell, repeats: number, opts: { timeoutMs?: n
     let complete = 0;
     let expect: Expectation | undefined;
     const follow = new FollowCache();
+    // A stream error (e.g. RESOURCE_EXHAUSTED: a response over the client's receive limit) ends
+    // that proxy's stream: it would never get its config, so the cell fails at once with the reason.
+    let streamError: string | undefined;
     const tc = Date.now();
     for (let p = 0; p < cell.proxies; p++) {
       const sp = new SimulatedProxy(`127.0.0.1:${xdsPort}`, sidecarNode(p, spec), { follow: false });
-      sp.on('error', () => {});
+      sp.on('error', (e: Error) => {
+        streamError ??= `proxy ${p}: ${e.message}`;
+        log(`  proxy ${p} stream error: ${e.message}`);
+      });
       const seen = new Set<string>();
       have.push(seen);
       sp.on('response', (r: ReceivedResponse) => {
@@ -381,6 +387,7 @@ export async function runCell(cell: Cell, repeats: number, opts: { timeoutMs?: n
       proxies.push(sp);
     }
     while (complete < cell.proxies) {
+      if (streamError) throw new Error(`${complete}/${cell.proxies} proxies got their full config; ${streamError}`);
       if (Date.now() - tc > timeoutMs) throw new Error(`only ${complete}/${cell.proxies} proxies got their full config in ${timeoutMs} ms`);
       await sleep(10);
     }

@@ -109,6 +109,7 @@ export class PilotMetrics {
   readonly expiredNonce = new Counter('pilot_xds_expired_nonce', 'Total number of XDS requests with an expired nonce.');
   readonly internalErrors = new Counter('pilot_total_xds_internal_errors', 'Total number of internal XDS errors in pilot.');
   readonly invalidResources = new Counter('pilot_xds_invalid_resources', 'Generated resources dropped before a push because Envoy would reject them (Spar).');
+  readonly unackedAtDisconnect = new Counter('pilot_xds_unacked_at_disconnect', 'Streams that ended with a response of this type unanswered; large_response="true" when it was over the 4 MiB gRPC default receive limit (Spar).');
   readonly triggers = new Counter('pilot_push_triggers', 'Total number of times a push was triggered, labeled by reason for the push.');
   readonly debounceTime = new Histogram('pilot_debounce_time', 'Delay in seconds between the first config enters debouncing and the merged push request is pushed into the push queue.', SECONDS);
   readonly pushContextInit = new Histogram('pilot_pushcontext_init_seconds', 'Total time in seconds Pilot takes to init pushContext.', SECONDS);

@@ -16,7 +16,8 @@ import { buildPushContext, configKindsAffecting, defaultMeshConfig, generate, pr
 import { SHORT_NAME, type ResourceTypeUrl } from '../xds/resource-types.js';
 import type { Connection } from '../xds/server/connection.js';
 import type { PushRequest, XdsGenerator } from '../xds/server/generator.js';
-import { XdsServer, type AckEvent, type PushEvent } from '../xds/server/server.js';
+import { XdsServer, type AckEvent, type PushEvent, type UnackedEvent } from '../xds/server/server.js';
+import { GRPC_DEFAULT_MAX_RECEIVE } from '../xds/server/service.js';
 import { diffConfig, DirectoryWatcher, readConfigDir, type ConfigSnapshot, type RejectedConfig } from './config-source.js';
 import { Debouncer } from './debounce.js';
 import { withProxylessGrpc } from './grpcgen.js';
@@ -251,6 +252,7 @@ export class Pilot {
     });
     this.server.on('expiredNonce', (e: { typeUrl: ResourceTypeUrl }) => m.expiredNonce.inc({ type: SHORT_NAME[e.typeUrl].toLowerCase() }));
     this.server.on('generatorError', (e: { typeUrl: ResourceTypeUrl }) => m.internalErrors.inc({ type: SHORT_NAME[e.typeUrl].toLowerCase() }));
+    this.server.on('unackedAtDisconnect', (e: UnackedEvent) => m.unackedAtDisconnect.inc({ type: SHORT_NAME[e.typeUrl].toLowerCase(), large_response: String(e.largestBytes > GRPC_DEFAULT_MAX_RECEIVE) }));
     this.server.on('drop', (d: { typeUrl: string }) => m.invalidResources.inc({ type: SHORT_NAME[d.typeUrl as ResourceTypeUrl]?.toLowerCase() ?? d.typeUrl }));
   }
 }

@@ -30,6 +30,8 @@ export interface AdsClientOptions {
   delta?: boolean;
   /** Subscribe to EDS/RDS names found in clusters and listeners, as Envoy does (default true). */
   follow?: boolean;
+  /** gRPC channel options over the defaults (no message size limits, as Envoy and Istio's agent). */
+  channelOptions?: grpc.ChannelOptions;
   /** Return an error message to NACK a response instead of ACKing it. */
   reject?: (r: ReceivedResponse) => string | undefined;
 }
@@ -58,7 +60,7 @@ export class SimulatedProxy extends EventEmitter {
 
   constructor(address: string, readonly node: EnvoyJson, readonly opts: AdsClientOptions = {}) {
     super();
-    this.client = adsClient(address);
+    this.client = adsClient(address, opts.channelOptions);
     const method = opts.delta ? '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources' : '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
     const kind = opts.delta ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest';
     this.call = this.client.makeBidiStreamRequest(method, (j: EnvoyJson) => Buffer.from(encodeDiscovery(kind, j)), (b: Buffer) => b);

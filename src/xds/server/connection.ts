@@ -36,7 +36,7 @@ export class Watch {
   /** Delta: name → version the proxy was sent. */
   readonly sent = new Map<string, string>();
   /** Responses sent and not yet answered (delta may have several in flight). */
-  readonly pending = new Map<string, { sentAt: number; pushStart: number; version: string }>();
+  readonly pending = new Map<string, { sentAt: number; pushStart: number; version: string; bytes?: number }>();
 
   constructor(readonly typeUrl: ResourceTypeUrl) {}
 }

@@ -29,7 +29,7 @@ import { Connection, type Watch } from './connection.js';
 import type { PushRequest, XdsGenerator } from './generator.js';
 import { ResourceCache, type DroppedResource, type PreparedResource } from './resource-cache.js';
 import { PushQueue } from './push-queue.js';
-import { adsServiceDefinition, SINGLE_TYPE_SERVICES, singleTypeServiceDefinition } from './service.js';
+import { adsServiceDefinition, GRPC_DEFAULT_MAX_RECEIVE, SINGLE_TYPE_SERVICES, singleTypeServiceDefinition, XDS_SERVER_OPTIONS } from './service.js';
 import { frameDeltaDiscoveryResponse, frameDiscoveryResponse } from './wire.js';
 
 export interface XdsServerOptions<P, C> {
@@ -47,6 +47,15 @@ export interface PushEvent {
   bytes: number;
   /** The push's start (config change), ms since epoch. */
   start: number;
+}
+
+/** Emitted per type when a stream ends with responses of that type still unanswered. */
+export interface UnackedEvent {
+  con: Connection;
+  typeUrl: ResourceTypeUrl;
+  responses: number;
+  /** The largest of them, bytes. */
+  largestBytes: number;
 }
 
 /** Emitted on every ACK and NACK. */
@@ -284,7 +293,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     w.versionSent = this.version;
     w.sentAt = now;
     w.pushStart = start;
-    w.pending.set(nonce, { sentAt: now, pushStart: start, version: this.version });
+    w.pending.set(nonce, { sentAt: now, pushStart: start, version: this.version, bytes });
     if (w.pending.size > 64) w.pending.delete(w.pending.keys().next().value as string);
     this.log?.debug({ proxy: con.conId, type: SHORT_NAME[w.typeUrl], nonce, version: this.version, resources, bytes }, 'sent');
     this.emit('push', { con, typeUrl: w.typeUrl, resources, bytes, start } satisfies PushEvent);
@@ -322,6 +331,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
       if (con) this.queue.remove(con);
       if (con && this.connections.delete(con.conId)) {
         this.log?.info({ proxy: con.conId }, 'ADS disconnected');
+        this.reportUnacked(con);
         this.emit('disconnect', con);
       }
     };
@@ -355,6 +365,29 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
     call.on('error', close);
     call.on('close', close);
     call.on('cancelled', close);
+  }
+
+  /**
+   * A stream that ends while responses are still unanswered may have been cut by the proxy for
+   * one of them: a gRPC client rejects a message over its receive limit (4 MiB unless raised) with
+   * RESOURCE_EXHAUSTED and cancels the stream, so that proxy never gets its config. Say so, with
+   * the sizes, rather than let it pass as an ordinary disconnect.
+   */
+  private reportUnacked(con: Connection<P>): void {
+    for (const w of con.watches.values()) {
+      let largest = 0;
+      for (const p of w.pending.values()) largest = Math.max(largest, p.bytes ?? 0);
+      if (w.pending.size === 0) continue;
+      const type = SHORT_NAME[w.typeUrl];
+      const e: UnackedEvent = { con, typeUrl: w.typeUrl, responses: w.pending.size, largestBytes: largest };
+      this.emit('unackedAtDisconnect', e);
+      if (largest > GRPC_DEFAULT_MAX_RECEIVE) {
+        this.log?.warn(
+          { proxy: con.conId, type, responses: w.pending.size, bytes: largest },
+          `${con.conId} closed its stream without ACKing a ${(largest / 1024 / 1024).toFixed(1)} MB ${type} response: a gRPC client rejects messages over its max receive message size (4 MiB by default); the proxy must raise it`,
+        );
+      } else this.log?.info({ proxy: con.conId, type, responses: w.pending.size, bytes: largest }, 'stream closed with responses unACKed');
+    }
   }
 
   private onSotwRequest(con: Connection<P>, req: EnvoyJson): void {
@@ -496,7 +529,7 @@ export class XdsServer<P = unknown, C = unknown> extends EventEmitter {
    * agent does with its XDS socket). Resolves to the TCP port bound.
    */
   async listen(port = 15010, host = '0.0.0.0', udsPath?: string): Promise<number> {
-    const server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+    const server = new grpc.Server(XDS_SERVER_OPTIONS);
     server.addService(adsServiceDefinition, {
       StreamAggregatedResources: (call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>) => this.serve(call, false),
       DeltaAggregatedResources: (call: grpc.ServerDuplexStream<EnvoyJson, Uint8Array>) => this.serve(call, true),

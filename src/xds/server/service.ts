@@ -56,6 +56,21 @@ export function singleTypeServiceDefinition(s: (typeof SINGLE_TYPE_SERVICES)[num
  */
 export const AdsClient = grpc.makeGenericClientConstructor(adsServiceDefinition, 'AggregatedDiscoveryService');
 
-export function adsClient(address: string): grpc.Client {
-  return new AdsClient(address, grpc.credentials.createInsecure());
+/**
+ * Message size limits of xDS clients and of the pilot's server. grpc-js (like grpc-go) caps what a
+ * client receives at 4 MiB by default, and a SotW CDS or EDS response of a mesh of a few thousand
+ * services is larger (~1 KB per cluster: 4.9 MB at 2,000 services of the control-plane bench). Envoy
+ * sets no limit on what it receives from its xDS server, and Istio's agent dials istiod with a
+ * receive limit of math.MaxInt32 (pkg/grpc ClientOptions); istiod sends without a limit (grpc-go's
+ * default) and caps what it receives at ISTIO_GPRC_MAXRECVMSGSIZE (4 MiB by default). Spar's
+ * simulated proxies and `spar proxy` receive without a limit; the pilot sends without one and
+ * accepts requests up to 64 MiB (a request lists resource names: tens of bytes each).
+ */
+export const XDS_CLIENT_CHANNEL_OPTIONS: grpc.ChannelOptions = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 };
+export const XDS_SERVER_OPTIONS: grpc.ServerOptions = { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': 64 * 1024 * 1024 };
+/** grpc's default receive limit, what a client that sets none rejects above. */
+export const GRPC_DEFAULT_MAX_RECEIVE = 4 * 1024 * 1024;
+
+export function adsClient(address: string, options: grpc.ChannelOptions = {}): grpc.Client {
+  return new AdsClient(address, grpc.credentials.createInsecure(), { ...XDS_CLIENT_CHANNEL_OPTIONS, ...options });
 }
