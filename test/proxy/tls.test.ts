@@ -16,6 +16,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EnvoyJson } from '../../src/xds/codec.js';
@@ -129,6 +130,10 @@ after(async () => {
 describe('(a) TLS origination to an https upstream', () => {
   let https: HttpsServer;
   let httpsPort = 0;
+  // Accepts TCP, never answers the ClientHello: the handshake runs into connect_timeout.
+  const silentSockets = new Set<import('node:net').Socket>();
+  const silent = createNetServer(() => {});
+  let silentPort = 0;
   const seen: { sni: string; alpn: string }[] = [];
   before(async () => {
     https = createHttpsServer({ cert: serverCert.cert, key: serverCert.key, ALPNProtocols: ['http/1.1'] }, (req, res) => {
@@ -139,8 +144,16 @@ describe('(a) TLS origination to an https upstream', () => {
     });
     await new Promise<void>((r) => https.listen(0, '127.0.0.1', () => r()));
     httpsPort = (https.address() as { port: number }).port;
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    silentPort = (silent.address() as { port: number }).port;
   });
-  after(() => new Promise<void>((r) => https.close(() => r())));
+  after(() => {
+    https.closeAllConnections();
+    https.close();
+    for (const s of silentSockets) s.destroy();
+    silent.close();
+  });
+  silent.on('connection', (s) => silentSockets.add(s.on('close', () => silentSockets.delete(s))));
 
   const results: Record<string, { status: number; body: string; log: string[] }[]> = {};
   for (const kind of KINDS) {
@@ -152,8 +165,9 @@ describe('(a) TLS origination to an https upstream', () => {
         cluster('wrong-san', [endpoint(httpsPort)], { transport_socket: upstreamTls({ ca: ca.certFile, san: spiffe('someone-else') }) }),
         cluster('unknown-ca', [endpoint(httpsPort)], { transport_socket: upstreamTls({ ca: otherCa.certFile }) }),
         cluster('no-verify', [endpoint(httpsPort)], { transport_socket: upstreamTls({}) }),
+        cluster('silent', [endpoint(silentPort)], { connect_timeout: '0.3s', transport_socket: upstreamTls({}) }),
       ];
-      const p = await startProxy(kind, bootstrap([listener('in', port, [{ filters: [hcm([['/good', 'good'], ['/wrong', 'wrong-san'], ['/ca', 'unknown-ca'], ['/nv', 'no-verify']], { log })] }])], clusters), FLUSH(kind));
+      const p = await startProxy(kind, bootstrap([listener('in', port, [{ filters: [hcm([['/good', 'good'], ['/wrong', 'wrong-san'], ['/ca', 'unknown-ca'], ['/nv', 'no-verify'], ['/silent', 'silent']], { log })] }])], clusters), FLUSH(kind));
       try {
         await p.waitReady();
         seen.length = 0;
@@ -162,17 +176,19 @@ describe('(a) TLS origination to an https upstream', () => {
         assert.equal(echo(good.body).url, '/good');
         assert.deepEqual(seen[0], { sni: 'reviews.default.svc.cluster.local', alpn: 'http/1.1' });
         const out = [];
-        for (const path of ['/wrong', '/ca', '/nv']) {
+        for (const path of ['/wrong', '/ca', '/nv', '/silent']) {
           const r = await send(port, { path });
           out.push({ status: r.status, body: r.status === 200 ? '' : r.body, log: [] as string[] });
         }
         assert.equal(out[0].status, 503);
         assert.equal(out[1].status, 503);
         assert.equal(out[2].status, 200);
-        await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 4, 'access log');
+        assert.equal(out[3].status, 503);
+        await until(() => readFileSync(log, 'utf8').split('\n').filter(Boolean).length >= 5, 'access log');
         const lines = readFileSync(log, 'utf8').trim().split('\n');
         out[0].log = [lines[1]];
         out[1].log = [lines[2]];
+        out[3].log = [lines[4]];
         assert.match(lines[1], /^503 UF TLS_error:/);
         assert.match(lines[2], /^503 UF TLS_error:/);
         results[kind] = out;

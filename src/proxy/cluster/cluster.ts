@@ -273,7 +273,7 @@ export function compileCluster(json: EnvoyJson, errs: ConfigErrors, secrets: Sec
     ubc.unsupported('local_address_selector');
     ubc.done();
   }
-  const transport = readUpstreamTransport(f, secrets);
+  const transport = readUpstreamTransport(f, secrets, connectTimeoutMs);
   const odf = f.opt('outlier_detection');
   const outlier = odf ? readOutlierDetection(odf) : undefined;
   f.unsupported('health_checks', 'active health checking is not supported by spar proxy yet');

@@ -173,7 +173,7 @@ export class TlsVerifyError extends Error {
 }
 
 export class TlsContext {
-  /** sni (upstream), require_client_certificate (downstream). */
+  /** sni and the cluster's connect_timeout (upstream); require_client_certificate, require_sni (downstream). */
   constructor(
     readonly side: 'client' | 'server',
     readonly common: CommonTlsConfig,
@@ -181,6 +181,7 @@ export class TlsContext {
     readonly sni = '',
     readonly requireClientCert = false,
     readonly requireSni = false,
+    readonly connectTimeoutMs = 0,
   ) {}
 
   /** The secrets this context names (for SDS subscriptions). */

@@ -19,7 +19,7 @@ const TLS_NAMES = ['envoy.transport_sockets.tls', 'tls'];
 const RAW_NAMES = ['envoy.transport_sockets.raw_buffer', 'raw_buffer'];
 
 /** A TransportSocket: a TlsContext, or undefined for plaintext. */
-function readTransportSocket(f: Fields, secrets: SecretManager, side: 'client' | 'server'): TlsContext | undefined {
+function readTransportSocket(f: Fields, secrets: SecretManager, side: 'client' | 'server', connectTimeoutMs = 0): TlsContext | undefined {
   const name = f.str('name');
   const tc = f.opt('typed_config');
   f.done();
@@ -33,10 +33,10 @@ function readTransportSocket(f: Fields, secrets: SecretManager, side: 'client' |
     f.error('', `transport socket ${JSON.stringify(name)} (${t || 'no typed_config'}) is not supported by spar proxy${TLS_NAMES.includes(name) ? ` (expected ${want})` : ''}`);
     return undefined;
   }
-  return side === 'client' ? readUpstreamTlsContext(tc!, secrets) : readDownstreamTlsContext(tc!, secrets);
+  return side === 'client' ? readUpstreamTlsContext(tc!, secrets, connectTimeoutMs) : readDownstreamTlsContext(tc!, secrets);
 }
 
-function readUpstreamTlsContext(f: Fields, secrets: SecretManager): TlsContext {
+function readUpstreamTlsContext(f: Fields, secrets: SecretManager, connectTimeoutMs: number): TlsContext {
   const common = readCommonTlsContext(f.obj_('common_tls_context'), secrets, 'client');
   const sni = f.str('sni');
   f.unsupportedIfSet('allow_renegotiation', 'TLS renegotiation is not supported by spar proxy');
@@ -45,7 +45,7 @@ function readUpstreamTlsContext(f: Fields, secrets: SecretManager): TlsContext {
   f.unsupportedIfSet('auto_host_sni', 'not supported by spar proxy yet');
   f.unsupportedIfSet('auto_sni_san_validation', 'not supported by spar proxy yet');
   f.done();
-  return new TlsContext('client', common, secrets, sni);
+  return new TlsContext('client', common, secrets, sni, false, false, connectTimeoutMs);
 }
 
 function readDownstreamTlsContext(f: Fields, secrets: SecretManager): TlsContext {
@@ -98,16 +98,19 @@ export class UpstreamTransport {
   }
 }
 
-/** A cluster's transport_socket and transport_socket_matches; undefined when plaintext throughout. */
-export function readUpstreamTransport(cluster: Fields, secrets: SecretManager): UpstreamTransport | undefined {
+/**
+ * A cluster's transport_socket and transport_socket_matches; undefined when plaintext throughout.
+ * connect_timeout covers the TLS handshake too (Envoy's connection is connected after it).
+ */
+export function readUpstreamTransport(cluster: Fields, secrets: SecretManager, connectTimeoutMs = 0): UpstreamTransport | undefined {
   const ts = cluster.opt('transport_socket');
-  const dflt = ts ? readTransportSocket(ts, secrets, 'client') : undefined;
+  const dflt = ts ? readTransportSocket(ts, secrets, 'client', connectTimeoutMs) : undefined;
   const matches: TransportMatch[] = [];
   for (const m of cluster.list('transport_socket_matches')) {
     const name = m.str('name');
     const raw = (m.raw('match') ?? {}) as Record<string, unknown>;
     const sock = m.opt('transport_socket');
-    const tls = sock ? readTransportSocket(sock, secrets, 'client') : undefined;
+    const tls = sock ? readTransportSocket(sock, secrets, 'client', connectTimeoutMs) : undefined;
     m.done();
     matches.push({ name, match: Object.entries(raw).map(([k, v]) => [k, JSON.stringify(v)]), tls });
   }

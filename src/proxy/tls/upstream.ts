@@ -12,11 +12,20 @@ import type { TlsContext } from './context.js';
 const ESTABLISHED = Symbol('spar.tlsEstablished');
 type Marked = Socket & { [ESTABLISHED]?: boolean };
 
-/** Opens a TLS connection and remembers when its handshake completes. */
+/**
+ * Opens a TLS connection and remembers when its handshake completes. The cluster's connect_timeout
+ * runs until then (TCP connect and handshake), failing with the pools' connect timeout error.
+ */
 export function connectTls(ctx: TlsContext, o: { host: string; port: number; localAddress?: string; alpn?: string[] }): Socket {
   const s = ctx.connect(o) as Marked;
   s[ESTABLISHED] = false;
-  s.once('secureConnect', () => (s[ESTABLISHED] = true));
+  const ms = ctx.connectTimeoutMs;
+  const timer = ms > 0 ? setTimeout(() => s.destroy(Object.assign(new Error('connection timeout'), { code: 'SPAR_CONNECT_TIMEOUT' })), ms) : undefined;
+  s.once('secureConnect', () => {
+    s[ESTABLISHED] = true;
+    clearTimeout(timer);
+  });
+  if (timer) s.once('close', () => clearTimeout(timer));
   return s;
 }
 
