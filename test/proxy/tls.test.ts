@@ -322,8 +322,8 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
   for (const kind of KINDS) {
     test(`${kind} server: a TLS client without a certificate, or with one from another CA, is refused in the handshake`, async () => {
       const port = servers.get(kind)!.port;
-      const attempt = (cert?: CertFiles) => new Promise<string>((resolve) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, ca: ca.cert, checkServerIdentity: () => undefined, ...(cert ? { cert: cert.cert, key: cert.key } : {}), ALPNProtocols: ['istio'] });
+      const attempt = (cert?: CertFiles, alpn = ['istio']) => new Promise<string>((resolve) => {
+        const s = tlsConnect({ host: '127.0.0.1', port, ca: ca.cert, checkServerIdentity: () => undefined, ...(cert ? { cert: cert.cert, key: cert.key } : {}), ALPNProtocols: alpn });
         s.on('secureConnect', () => {
           s.write('GET / HTTP/1.1\r\nhost: x\r\n\r\n');
         });
@@ -335,6 +335,7 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
         s.on('close', () => resolve('closed'));
       });
       assert.equal(await attempt(clientCert), 'HTTP/1.1 200 OK');
+      assert.equal(await attempt(clientCert, ['spdy/1']), 'HTTP/1.1 200 OK', 'no common ALPN: the handshake goes on without one');
       // Plaintext chain, default SANITIZE: a client's x-forwarded-client-cert is dropped.
       const r = await send(port, { path: '/', headers: { 'x-forwarded-client-cert': 'By=spiffe://evil;Hash=00' } });
       assert.equal(echo(r.body).headers['x-forwarded-client-cert'], undefined);

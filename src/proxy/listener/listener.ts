@@ -322,5 +322,5 @@ export async function acceptConnection(
     info.tlsInfo = new DownstreamTlsInfo(t);
     if (t.servername) info.sni = t.servername;
     chain.handler.onConnection(t, info);
-  });
+  }, facts.transportProtocol === 'tls' ? facts.alpn : undefined);
 }

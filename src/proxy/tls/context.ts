@@ -287,41 +287,49 @@ export class TlsContext {
   /**
    * A tls.Server that never listens: downstream connections are handed to it, so node's server-side
    * TLS (ALPN, client certificate verification, `authorized`, what http2 expects of a server
-   * socket) applies. Its certificates are replaced when a secret rotates.
+   * socket) applies. Its certificates are replaced when a secret rotates. A second one without
+   * ALPN serves clients that offer none of our protocols: node would refuse them with an alert,
+   * Envoy carries on without ALPN.
    */
-  private server: TlsServer | undefined;
-  private serverVersions = '';
+  private readonly servers: [TlsServer | undefined, TlsServer | undefined] = [undefined, undefined];
+  private readonly serverVersions = ['', ''];
   private readonly accepting = new Map<string, (t: TLSSocket) => void>();
 
-  private tlsServer(): TlsServer {
+  private tlsServer(alpn: boolean): TlsServer {
+    const i = alpn ? 0 : 1;
     const versions = this.versions();
-    if (this.server && versions === this.serverVersions) return this.server;
+    const cur = this.servers[i];
+    if (cur && versions === this.serverVersions[i]) return cur;
     const opts = this.contextOptions();
-    if (this.server) this.server.setSecureContext(opts);
+    let srv = cur;
+    if (srv) srv.setSecureContext(opts);
     else {
-      const v = this.validation();
-      const srv = createTlsServer({
+      const c = this.common;
+      srv = createTlsServer({
         ...opts,
-        requestCert: !!v?.ca || this.requireClientCert,
+        requestCert: !!c.validation?.ca || !!c.validationRef || this.requireClientCert,
         rejectUnauthorized: false, // verified in onSecure, with the SAN checks
-        ALPNProtocols: this.common.alpn.length ? this.common.alpn : undefined,
+        ALPNProtocols: alpn ? c.alpn : undefined,
       });
       srv.on('secureConnection', (t: TLSSocket) => this.onSecure(t));
       srv.on('tlsClientError', (_e, t: TLSSocket) => t.destroy());
-      this.server = srv;
+      this.servers[i] = srv;
     }
-    this.serverVersions = versions;
-    return this.server;
+    this.serverVersions[i] = versions;
+    return srv;
   }
 
   /**
    * Accepts a downstream connection: the TLS handshake on `socket` (whose first bytes the listener
    * filters may have read and pushed back), then peer verification; `onReady` gets the TLS socket.
+   * `clientAlpn`: what the ClientHello offered, when tls_inspector read it.
    */
-  accept(socket: Socket, timeoutMs: number, onReady: (t: TLSSocket) => void): void {
+  accept(socket: Socket, timeoutMs: number, onReady: (t: TLSSocket) => void, clientAlpn?: string[]): void {
+    const ours = this.common.alpn;
+    const alpn = ours.length > 0 && (!clientAlpn || clientAlpn.length === 0 || clientAlpn.some((p) => ours.includes(p)));
     let srv: TlsServer;
     try {
-      srv = this.tlsServer();
+      srv = this.tlsServer(alpn);
     } catch {
       socket.destroy();
       return;
