@@ -11,6 +11,7 @@
 //
 // Usage: node bench/dataplane/memory.mjs [--profile quick|full|smoke] [--out DIR] [--sizes 0,100,1000,5000]
 //          [--endpoints 2] [--spar-from auto|dist|src] [--pilot-from auto|dist|src]
+/* global fetch, AbortSignal */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus as osCpus, loadavg, release, tmpdir } from 'node:os';
@@ -52,11 +53,27 @@ async function idleRss(pid, n = 5, everyMs = 400) {
   return { median: median(v), min: Math.min(...v), max: Math.max(...v) };
 }
 
+/** Clusters and listeners the proxy reports on its admin API (/clusters and /listeners, JSON); undefined when it does not answer. */
+async function adminCounts(adminPort) {
+  const get = async (path, pick) => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${adminPort}${path}`, { signal: AbortSignal.timeout(30_000) });
+      return r.ok ? pick(await r.json()) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return {
+    adminClusters: await get('/clusters?format=json', (j) => j.cluster_statuses?.length),
+    adminListeners: await get('/listeners?format=json', (j) => j.listener_statuses?.length),
+  };
+}
+
 /** One proxy against the running pilot: start, wait for every type ACKed, settle, read RSS, stop. */
 async function measureProxy({ impl, pilot, workDir, tools, spar, n, profile }) {
   const [adminPort] = await freePorts(1);
   // A pod of svc-0 in ns-0 (mesh-gen's first service), as a sidecar of that mesh would be.
-  const b = sidecarBootstrap({ podName: 'svc-0-mem', ip: '10.64.0.0', labels: { app: 'svc-0', version: 'v1' }, namespace: 'ns-0', xdsPort: pilot.xdsPort, adminPort, interception: 'REDIRECT' });
+  const b = sidecarBootstrap({ podName: 'svc-0-mem', ip: '10.64.0.0', labels: { app: 'svc-0', version: 'v1' }, namespace: 'ns-0', xdsPort: pilot.xdsPort, adminPort, interception: 'REDIRECT', flavor: impl });
   const file = join(workDir, `mem-${impl}-${n}.yaml`);
   writeFileSync(file, stringify(b));
   const name = `${impl} (N=${n})`;
@@ -71,7 +88,9 @@ async function measureProxy({ impl, pilot, workDir, tools, spar, n, profile }) {
     await sleep(profile.settleMs);
     if (proc.child.exitCode !== null || proc.child.signalCode !== null) throw new Error(`${name} exited: ${lastLines(proc.log())}`);
     const rss = await idleRss(proc.pid);
-    return { ok: true, syncedSec, rssMB: rss.median / MB, rssMinMB: rss.min / MB, rssMaxMB: rss.max / MB, edsClusters: st?.types?.EDS?.subscribed, routeConfigs: st?.types?.RDS?.subscribed };
+    // What the proxy itself says it holds (its admin API), read after the RSS samples.
+    const held = await adminCounts(adminPort);
+    return { ok: true, syncedSec, ...held, rssMB: rss.median / MB, rssMinMB: rss.min / MB, rssMaxMB: rss.max / MB, edsClusters: st?.types?.EDS?.subscribed, routeConfigs: st?.types?.RDS?.subscribed };
   } catch (e) {
     return { ok: false, error: `${e.message} ${lastLines(proc.log(), 2)}`.slice(0, 500), rssAtFailureMB: (rssBytes(proc.pid) ?? NaN) / MB };
   } finally {
@@ -150,8 +169,8 @@ const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 /** The N → RSS table. */
 export function memoryMarkdown(result, impls) {
   const m = result.machine;
-  const head = `| services in the mesh | ${impls.map((i) => `${LABEL[i]} RSS MB (idle)`).join(' | ')} | ${impls.map((i) => `${LABEL[i]} ACKed after s`).join(' | ')} | EDS clusters | pilot RSS MB |`;
-  const lines = [head, `| ---: | ${impls.map(() => '---:').join(' | ')} | ${impls.map(() => '---:').join(' | ')} | ---: | ---: |`];
+  const head = `| services in the mesh | ${impls.map((i) => `${LABEL[i]} RSS MB (idle)`).join(' | ')} | ${impls.map((i) => `${LABEL[i]} ACKed after s`).join(' | ')} | EDS clusters | clusters held (admin /clusters: ${impls.map((i) => LABEL[i]).join(' / ')}) | pilot RSS MB |`;
+  const lines = [head, `| ---: | ${impls.map(() => '---:').join(' | ')} | ${impls.map(() => '---:').join(' | ')} | ---: | ---: | ---: |`];
   const notes = [];
   for (const row of result.sizes) {
     const cells = impls.map((i) => {
@@ -165,15 +184,16 @@ export function memoryMarkdown(result, impls) {
     });
     const times = impls.map((i) => (row.proxies[i]?.ok ? row.proxies[i].syncedSec.toFixed(1) : '–'));
     const eds = impls.map((i) => row.proxies[i]?.edsClusters).find((x) => x !== undefined) ?? '–';
+    const held = impls.map((i) => row.proxies[i]?.adminClusters ?? '–').join(' / ');
     if (row.error) notes.push(`- N=${row.services}: ${row.error}`);
-    lines.push(`| ${row.services.toLocaleString('en-US')} | ${cells.join(' | ')} | ${times.join(' | ')} | ${eds} | ${f1(row.pilotRssMB)} |`);
+    lines.push(`| ${row.services.toLocaleString('en-US')} | ${cells.join(' | ')} | ${times.join(' | ')} | ${eds} | ${held} | ${f1(row.pilotRssMB)} |`);
   }
   return [
     `# Sidecar memory against mesh size (${result.profile}, ${result.startedAt.slice(0, 10)})`,
     '',
     `Machine: ${m.cpuModel}, ${m.cpus} CPUs, Linux ${m.kernel}, Node ${m.node}. Load average before: ${m.loadavgBefore.map((x) => x.toFixed(2)).join(' ')}, after: ${(m.loadavgAfter ?? []).map((x) => x.toFixed(2)).join(' ')}.`,
     `Mesh: bench/controlplane/mesh-gen.ts, ${result.settings.endpointsPerService} endpoints per service, DestinationRule (2 subsets) on every 2nd service, VirtualService on every 4th, gRPC port on every 10th; served by \`spar pilot\` (from ${result.settings.pilotFrom}); spar proxy from ${result.settings.sparFrom}.`,
-    'One sidecar at a time (a pod of svc-0, REDIRECT mode, no Sidecar resource: it holds every service), delta ADS; RSS is VmRSS from /proc, median of 5 samples taken after the pilot reported CDS, LDS, EDS and RDS ACKed and a settling pause. Envoy runs with --concurrency 1.',
+    'One sidecar at a time (a pod of svc-0, REDIRECT mode, no Sidecar resource: it holds every service), delta ADS; RSS is VmRSS from /proc, median of 5 samples taken after the pilot reported CDS, LDS, EDS and RDS ACKed and a settling pause. Envoy runs with --concurrency 1 and Istio\'s stats inclusion list in its bootstrap (as Istio\'s agent writes it; without it Envoy allocates every per-cluster stat); spar proxy\'s bootstrap leaves stats_config out (not supported).',
     '',
     ...lines,
     '',

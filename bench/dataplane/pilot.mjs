@@ -106,11 +106,14 @@ export const vip = (c) => `127.0.1.${c.k}`;
  * adsBootstrap): node `sidecar~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`, cluster `<app>.<ns>`, Istio's
  * metadata, delta ADS to the pilot over the static `xds-grpc` cluster (HTTP/2), CDS and LDS from ADS.
  * Left out, for both proxies alike: the agent's clusters and the 15090/15021 listeners (fixed ports;
- * several sidecars share this host), the SDS socket (no mTLS here).
+ * several sidecars share this host), the SDS socket (no mTLS here). `flavor: 'envoy'` adds Istio's
+ * stats matcher (src/agent/bootstrap.ts, from Istio's golden bootstrap), which keeps Envoy from
+ * allocating every per-cluster stat; `spar proxy` does not take stats_config, as the agent knows.
  */
-export function sidecarBootstrap({ podName, ip, labels, xdsPort, adminPort, interception = 'NONE', namespace = NAMESPACE }) {
+export function sidecarBootstrap({ podName, ip, labels, xdsPort, adminPort, interception = 'NONE', namespace = NAMESPACE, flavor = 'spar' }) {
   const app = labels.app ?? podName;
   return {
+    ...(flavor === 'envoy' ? ENVOY_ONLY : {}),
     node: {
       id: `sidecar~${ip}~${podName}.${namespace}~${namespace}.svc.cluster.local`,
       cluster: `${app}.${namespace}`,
@@ -160,6 +163,14 @@ export function sidecarBootstrap({ podName, ip, labels, xdsPort, adminPort, inte
     },
   };
 }
+
+/** What Istio's agent writes for Envoy only (src/agent/bootstrap.ts, flavor envoy): the stats inclusion list. */
+const ENVOY_ONLY = {
+  stats_config: {
+    use_all_default_tags: false,
+    stats_matcher: { inclusion_list: { patterns: ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component', 'istio'].map((prefix) => ({ prefix })) } },
+  },
+};
 
 /** The node id sidecarBootstrap gives. */
 export const nodeIdOf = (b) => b.node.id;

@@ -87,7 +87,7 @@ export async function startPilotChain({ topology, protocol, chain, pilot, tools,
   const proxies = [];
   const one = async (role, hop, adminPort, waitHost, waitPort) => {
     const labels = { app: `${role}-${chain.id}` };
-    const b = sidecarBootstrap({ podName: `${role}-${chain.id}-0`, ip: `10.250.${chain.k}.${hop}`, labels, xdsPort: pilot.xdsPort, adminPort });
+    const b = sidecarBootstrap({ podName: `${role}-${chain.id}-0`, ip: `10.250.${chain.k}.${hop}`, labels, xdsPort: pilot.xdsPort, adminPort, flavor: topology.impl });
     const file = join(workDir, `${chain.id}-${role}.yaml`);
     writeFileSync(file, stringify(b));
     const proc = startProxy(topology.impl, `${topology.impl} ${role} sidecar (${protocol.id})`, file, { tools, cpus, repoRoot, spar });
