@@ -212,11 +212,15 @@ const PEER_HEADERS = {
   'x-protocol': '%PROTOCOL%',
 };
 
-/** A sidecar's inbound side: mTLS chain (transport_protocol tls) and a plaintext chain, both to `plain`. */
+/**
+ * A sidecar's inbound side as the pilot writes it: an mTLS chain for Istio's ALPN (transport_protocol
+ * tls, application_protocols istio*) offering h2 / http/1.1, and a plaintext chain, both to `plain`.
+ * Clients offering only istio-peer-exchange / istio agree on no ALPN (HTTP/1 is sniffed).
+ */
 function serverBootstrap(port: number): EnvoyJson {
   const mtls = {
-    filter_chain_match: { transport_protocol: 'tls' },
-    transport_socket: downstreamTls({ cert: serverCert, ca: ca.certFile, san: 'spiffe://cluster.local/ns/default/', require: true, alpn: [...ALPN_ISTIO, 'h2', 'http/1.1'] }),
+    filter_chain_match: { transport_protocol: 'tls', application_protocols: ['istio', 'istio-peer-exchange', 'istio-http/1.0', 'istio-http/1.1', 'istio-h2'] },
+    transport_socket: downstreamTls({ cert: serverCert, ca: ca.certFile, san: 'spiffe://cluster.local/ns/default/', require: true, alpn: ['h2', 'http/1.1'] }),
     // Istio's inbound sidecar: append the client's identity to x-forwarded-client-cert.
     filters: [hcm([['/', 'app']], { headers: { ...PEER_HEADERS, 'x-chain': 'mtls' }, hcm: { forward_client_cert_details: 'APPEND_FORWARD', set_current_client_cert_details: { subject: true, dns: true, uri: true } } })],
   };
@@ -229,9 +233,9 @@ function clientBootstrap(port: number, serverPort: number, log: string): EnvoyJs
   const mtls = upstreamTls({ sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews'), cert: clientCert, alpn: ALPN_ISTIO });
   const clusters = [
     cluster('mtls', [endpoint(serverPort)], { transport_socket: mtls }),
-    // HTTP/2 over mTLS: the server's AUTO codec follows the negotiated ALPN (h2).
+    // HTTP/2 over mTLS as the pilot writes it (ALPN istio-peer-exchange, istio, h2): the server picks h2.
     cluster('mtls-h2', [endpoint(serverPort)], {
-      transport_socket: upstreamTls({ sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews'), cert: clientCert, alpn: ['h2'] }),
+      transport_socket: upstreamTls({ sni: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.certFile, san: spiffe('bookinfo-reviews'), cert: clientCert, alpn: [...ALPN_ISTIO, 'h2'] }),
       typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': `${T}envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, explicit_http_config: { http2_protocol_options: {} } } },
     }),
     cluster('nocert', [endpoint(serverPort)], { transport_socket: upstreamTls({ ca: ca.certFile, san: spiffe('bookinfo-reviews'), alpn: ALPN_ISTIO }) }),
@@ -335,7 +339,7 @@ describe('(b) mutual TLS between proxies, (c) transport_socket_matches', () => {
         s.on('close', () => resolve('closed'));
       });
       assert.equal(await attempt(clientCert), 'HTTP/1.1 200 OK');
-      assert.equal(await attempt(clientCert, ['spdy/1']), 'HTTP/1.1 200 OK', 'no common ALPN: the handshake goes on without one');
+      assert.equal(await attempt(clientCert, ['istio', 'spdy/1']), 'HTTP/1.1 200 OK', 'no common ALPN: the handshake goes on without one');
       // Plaintext chain, default SANITIZE: a client's x-forwarded-client-cert is dropped.
       const r = await send(port, { path: '/', headers: { 'x-forwarded-client-cert': 'By=spiffe://evil;Hash=00' } });
       assert.equal(echo(r.body).headers['x-forwarded-client-cert'], undefined);
