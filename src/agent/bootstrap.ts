@@ -13,6 +13,8 @@
  * xDS forwarder on 127.0.0.1:15010; the admin access log; listener connection-limit flags).
  */
 
+import { parse as parseYaml } from 'yaml';
+
 export type Json = Record<string, unknown>;
 
 /** The Istio release whose agent this one stands in for (ISTIO_VERSION in node metadata). */
@@ -58,6 +60,30 @@ export function nodeId(o: Pick<BootstrapOptions, 'type' | 'podIp' | 'podName' | 
 export function serviceCluster(o: Pick<BootstrapOptions, 'labels' | 'workloadName' | 'podName' | 'namespace'>): string {
   const name = o.labels['service.istio.io/canonical-name'] ?? o.labels['app.kubernetes.io/name'] ?? o.labels.app ?? o.workloadName ?? o.podName;
   return `${name}.${o.namespace}`;
+}
+
+/**
+ * Envoy's stats inclusion list: Istio's defaults, plus the pod's `proxy.istio.io/config`
+ * proxyStatsMatcher (inclusionPrefixes / inclusionSuffixes / inclusionRegexps), as the injector
+ * renders it — e.g. samples/httpbin/sample-client/fortio-deploy.yaml asks for `cluster.outbound`.
+ * An annotation that is not valid YAML adds nothing (`spar analyze` reports it).
+ */
+export function statsInclusion(annotations: Record<string, string> = {}): Json[] {
+  const patterns: Json[] = ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component', 'istio'].map((prefix) => ({ prefix }));
+  const raw = annotations['proxy.istio.io/config'];
+  if (!raw) return patterns;
+  let cfg: unknown;
+  try {
+    cfg = parseYaml(raw);
+  } catch {
+    return patterns;
+  }
+  const m = (cfg as { proxyStatsMatcher?: Record<string, unknown> } | null)?.proxyStatsMatcher;
+  const list = (k: string) => (Array.isArray(m?.[k]) ? (m[k] as unknown[]).filter((x): x is string => typeof x === 'string') : []);
+  for (const prefix of list('inclusionPrefixes')) if (!patterns.some((p) => p.prefix === prefix)) patterns.push({ prefix });
+  for (const suffix of list('inclusionSuffixes')) patterns.push({ suffix });
+  for (const regex of list('inclusionRegexps')) patterns.push({ safe_regex: { regex } });
+  return patterns;
 }
 
 function address(a: string): Json {
@@ -195,7 +221,7 @@ export function buildBootstrap(o: BootstrapOptions): Json {
         name: 'envoy.bootstrap.internal_listener',
         typed_config: { '@type': 'type.googleapis.com/udpa.type.v1.TypedStruct', type_url: 'type.googleapis.com/envoy.extensions.bootstrap.internal_listener.v3.InternalListener', value: { buffer_size_kb: 64 } },
       }],
-      stats_config: { use_all_default_tags: false, stats_matcher: { inclusion_list: { patterns: ['reporter=', 'cluster_manager', 'listener_manager', 'server', 'cluster.xds-grpc', 'wasm', 'component', 'istio'].map((prefix) => ({ prefix })) } } },
+      stats_config: { use_all_default_tags: false, stats_matcher: { inclusion_list: { patterns: statsInclusion(o.annotations) } } },
       overload_manager: { resource_monitors: [{ name: 'envoy.resource_monitors.global_downstream_max_connections', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig', max_active_downstream_connections: 2147483647 } }] },
       cluster_manager: { outlier_detection: { event_log_path: '/dev/stdout' } },
     });

@@ -123,7 +123,8 @@ export class LocalRuntime {
     }
     // Envoy under UID 1337 may not reach the binary on PATH (pip under /root): a copy in the state dir, gone with `spar down`.
     if (o.proxy === 'envoy') this.envoyBin = envoyBinaryForProxy(join(o.stateDir, 'bin'));
-    writeFileSync(join(o.stateDir, 'mesh.yaml'), '# spar up: no CA yet, so plaintext between sidecars\nenableAutoMtls: false\n');
+    // Istio's demo profile, which its tasks assume: access logs on stdout (`spar logs POD -c istio-proxy`).
+    writeFileSync(join(o.stateDir, 'mesh.yaml'), '# spar up: no CA yet, so plaintext between sidecars\nenableAutoMtls: false\naccessLogFile: /dev/stdout\n');
     for (const r of BUILTIN_RESOURCES) this.resources.set(resourceKey(toResource(r)), toResource(r));
     await this.reconcileNow();
     // Pods start while the pilot boots: their agents hold the proxies' ADS connections until it answers.

@@ -36,6 +36,8 @@ export interface MeshConfig {
   defaultDestinationRuleExportTo: string[];
   /** `/dev/stdout` turns on Envoy's access log (Istio's default profile leaves it empty). */
   accessLogFile: string;
+  /** meshConfig.accessLogFormat ('' = Istio's default text format). */
+  accessLogFormat: string;
   /** Retry policy for HTTP routes without one (Istio: 2 attempts on connection failures when unset). */
   defaultHttpRetryPolicy?: HTTPRetry;
   /** `UPGRADE` turns HTTP/1.1 to upstreams into HTTP/2 mesh-wide (DestinationRules may override). */
@@ -61,6 +63,7 @@ export function defaultMeshConfig(): MeshConfig {
     defaultVirtualServiceExportTo: ['*'],
     defaultDestinationRuleExportTo: ['*'],
     accessLogFile: '',
+    accessLogFormat: '',
     h2UpgradePolicy: 'DO_NOT_UPGRADE',
     dnsRefreshRate: '60s',
     ingressClass: 'istio',
@@ -97,6 +100,7 @@ export function meshConfigFrom(raw: Raw): MeshConfig {
     defaultVirtualServiceExportTo: strs(raw.defaultVirtualServiceExportTo, d.defaultVirtualServiceExportTo),
     defaultDestinationRuleExportTo: strs(raw.defaultDestinationRuleExportTo, d.defaultDestinationRuleExportTo),
     accessLogFile: typeof raw.accessLogFile === 'string' ? raw.accessLogFile : d.accessLogFile,
+    accessLogFormat: typeof raw.accessLogFormat === 'string' ? raw.accessLogFormat : d.accessLogFormat,
     dnsRefreshRate: str(raw.dnsRefreshRate, d.dnsRefreshRate),
     h2UpgradePolicy: raw.h2UpgradePolicy === 'UPGRADE' ? 'UPGRADE' : 'DO_NOT_UPGRADE',
     ...(raw.defaultHttpRetryPolicy && typeof raw.defaultHttpRetryPolicy === 'object' ? { defaultHttpRetryPolicy: raw.defaultHttpRetryPolicy as HTTPRetry } : {}),

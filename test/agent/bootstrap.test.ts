@@ -11,7 +11,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildBootstrap, nodeId, type BootstrapOptions, type Json } from '../../src/agent/bootstrap.js';
+import { buildBootstrap, nodeId, statsInclusion, type BootstrapOptions, type Json } from '../../src/agent/bootstrap.js';
 import { parseAppProbers, rewriteAppProbes, runProbe } from '../../src/agent/probes.js';
 import { istioDir } from '../../src/common/paths.js';
 import { runSpar } from '../helpers/cli.js';
@@ -129,4 +129,14 @@ test('runProbe: 2xx/3xx pass, 5xx and refused connections fail', async () => {
     await new Promise((r) => server.close(r));
   }
   assert.equal((await runProbe({ tcpSocket: { port: 1 } }, '127.0.0.1')).ok, false);
+});
+
+test('proxy.istio.io/config proxyStatsMatcher widens Envoy\'s stats inclusion (the circuit-breaking task reads cluster.outbound stats); bad YAML adds nothing', () => {
+  const anno = { 'proxy.istio.io/config': 'proxyStatsMatcher:\n  inclusionPrefixes:\n  - "cluster.outbound"\n  - "server"\n  inclusionSuffixes: ["upstream_rq_pending_overflow"]\n  inclusionRegexps: [".*circuit_breakers.*"]' };
+  const p = statsInclusion(anno);
+  assert.ok(p.some((x) => x.prefix === 'cluster.outbound'));
+  assert.equal(p.filter((x) => x.prefix === 'server').length, 1, 'no duplicate prefix');
+  assert.ok(p.some((x) => x.suffix === 'upstream_rq_pending_overflow'));
+  assert.ok(p.some((x) => JSON.stringify(x.safe_regex) === JSON.stringify({ regex: '.*circuit_breakers.*' })));
+  assert.deepEqual(statsInclusion({ 'proxy.istio.io/config': 'proxyStatsMatcher: [' }), statsInclusion());
 });

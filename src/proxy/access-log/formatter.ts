@@ -110,6 +110,8 @@ function operator(name: string, arg: string | undefined): Extractor | string {
     case 'DURATION': return (si) => si.durationMs();
     case 'UPSTREAM_HOST': return (si) => nonEmpty(si.upstreamHost);
     case 'UPSTREAM_CLUSTER': return (si) => nonEmpty(si.upstreamCluster);
+    // The name as configured (UPSTREAM_CLUSTER would use alt_stat_name, which Spar does not apply).
+    case 'UPSTREAM_CLUSTER_RAW': return (si) => nonEmpty(si.upstreamCluster);
     case 'UPSTREAM_LOCAL_ADDRESS': return (si) => nonEmpty(si.upstreamLocalAddress);
     // Envoy writes the reason with its spaces as underscores.
     case 'UPSTREAM_TRANSPORT_FAILURE_REASON': return (si) => nonEmpty(si.upstreamTransportFailureReason.replace(/ /g, '_'));

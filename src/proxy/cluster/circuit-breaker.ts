@@ -123,6 +123,8 @@ export function breakerStats(store: StatsStore, cluster: string) {
     upstream_cx_overflow: store.counter(p + 'upstream_cx_overflow'),
     upstream_rq_pending_total: store.counter(p + 'upstream_rq_pending_total'),
     upstream_rq_pending_overflow: store.counter(p + 'upstream_rq_pending_overflow'),
+    /** Pending requests failed by their connection's failure (Envoy fails a connection's waiters together; Spar counts each). */
+    upstream_rq_pending_failure_eject: store.counter(p + 'upstream_rq_pending_failure_eject'),
     upstream_rq_pending_active: store.gauge(p + 'upstream_rq_pending_active'),
     /** max_requests overflow (Envoy 1.40 counts it here, not in upstream_rq_pending_overflow). */
     upstream_rq_active_overflow: store.counter(p + 'upstream_rq_active_overflow'),

@@ -344,6 +344,8 @@ class UpstreamRouter implements PoolWaiter {
     up.destroy();
     host.rqError++;
     if (this.finished) return;
+    // A request whose connection could not be made was still pending.
+    if (f.kind === 'connect') this.cluster.cb.upstream_rq_pending_failure_eject.value++;
     if (f.kind !== 'overflow' && up === this.attempt) host.outlier?.localOriginFailure(f.kind);
     const p = this.retry;
     if (p && this.shouldRetry(p, f)) return this.doRetry();

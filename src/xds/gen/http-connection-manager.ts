@@ -61,11 +61,21 @@ export function httpFilters(ctx: HttpFilterContext): EnvoyJson[] {
   return out;
 }
 
+/**
+ * Istio's default text access log format (meshConfig accessLogEncoding TEXT, no accessLogFormat):
+ * Envoy's default plus the upstream cluster, addresses, SNI and route name.
+ */
+export const ISTIO_TEXT_LOG_FORMAT = '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% ' +
+  '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" ' +
+  '%UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n';
+
 export function accessLog(push: PushContext): EnvoyJson[] | undefined {
   const file = push.mesh.accessLogFile;
   if (!file) return undefined;
-  if (file === '/dev/stdout') return [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': Ext.StdoutAccessLog } }];
-  return [{ name: 'envoy.access_loggers.file', typed_config: { '@type': Ext.FileAccessLog, path: file } }];
+  const log_format = { text_format_source: { inline_string: push.mesh.accessLogFormat || ISTIO_TEXT_LOG_FORMAT } };
+  if (file === '/dev/stdout') return [{ name: 'envoy.access_loggers.stdout', typed_config: { '@type': Ext.StdoutAccessLog, log_format } }];
+  return [{ name: 'envoy.access_loggers.file', typed_config: { '@type': Ext.FileAccessLog, path: file, log_format } }];
 }
 
 /** The `envoy.filters.network.http_connection_manager` network filter. */
