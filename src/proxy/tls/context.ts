@@ -75,6 +75,8 @@ function readSdsSecretConfig(f: Fields, secrets: SecretManager): SecretRef {
   if (!name) f.error('name', 'required');
   const source = readSdsSource(f.opt('sds_config'), secrets);
   f.done();
+  // Without sds_config the name refers to the bootstrap's static_resources.secrets.
+  if (source === 'static' && name && !secrets.get({ source, name })) f.error('name', `Unknown static secret: ${name}`);
   return { source, name };
 }
 
