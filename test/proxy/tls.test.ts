@@ -1,15 +1,20 @@
 /**
  * TLS in `spar proxy`, refereed by Envoy 1.40: the same static bootstraps run in both.
- *   (a) TLS origination to a node https upstream with SAN verification (a wrong SAN or an unknown
- *       CA is a 503 with flag UF and Envoy's TLS transport failure reason);
+ *   (a) TLS origination to a node https upstream with SAN verification (a wrong SAN, an unknown CA
+ *       or a handshake past connect_timeout is a 503 with flag UF and Envoy's transport failure
+ *       reason);
  *   (b) mutual TLS between a client proxy and a server proxy (SPIFFE certificates, tls_inspector,
- *       transport_protocol "tls" chain matching, peer SANs in %DOWNSTREAM_PEER_URI_SAN%) in all
- *       four combinations of Envoy and Spar;
+ *       Istio's ALPN and chain matching, peer SANs in %DOWNSTREAM_PEER_URI_SAN%, HTTP/2, Istio's
+ *       x-forwarded-client-cert) in all four combinations of Envoy and Spar;
  *   (c) transport_socket_matches as Istio's auto mTLS uses them (tlsMode: istio → mTLS, other
  *       endpoints plaintext);
- *   (d) SDS over ADS from the in-process control plane: a listener warms until its secrets arrive,
- *       a rotated certificate serves new connections while open ones keep working;
- *   (e) spar proxy ACKs the pilot's CDS for a Bookinfo sidecar (auto mTLS with SDS from sds-grpc).
+ *   (d) SDS over ADS (SotW and delta) from the in-process control plane: a listener warms until its
+ *       secrets arrive, a rotated certificate serves new connections while open ones keep working,
+ *       a bad secret is NACKed, /config_dump shows secrets redacted;
+ *   (e) both ACK the pilot's CDS for a Bookinfo sidecar (auto mTLS with SDS from sds-grpc) and
+ *       warm its clusters when the secrets arrive on the SDS stream;
+ *   (f) static secrets and tcp_proxy over mTLS;
+ * and in-process tables for transport socket choice and SAN checks.
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +32,10 @@ import { send } from './helpers/client.js';
 import { makeCa, removeCerts, spiffe, type Ca, type CertFiles } from './helpers/certs.js';
 import { ControlPlane } from './helpers/control-plane.js';
 import { freePort, warming } from '../helpers/envoy.js';
+import { ConfigErrors, Fields } from '../../src/proxy/config/fields.js';
+import { SecretManager } from '../../src/proxy/tls/secrets.js';
+import { readUpstreamTransport } from '../../src/proxy/tls/transport-socket.js';
+import { certSans } from '../../src/proxy/tls/context.js';
 
 const T = 'type.googleapis.com/';
 const HCM = `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`;
@@ -520,4 +529,64 @@ describe('(f) static secrets and tcp_proxy over mutual TLS', () => {
       }
     });
   }
+});
+
+describe('in-process tables: transport socket choice, SAN checks', () => {
+  const tlsSocket = (sni: string): EnvoyJson => ({ name: 'envoy.transport_sockets.tls', typed_config: { '@type': UP_TLS, sni } });
+  const transport = (json: EnvoyJson) => {
+    const errs = new ConfigErrors();
+    const t = readUpstreamTransport(new Fields(json, 'Cluster "c"', errs), new SecretManager());
+    assert.deepEqual(errs.list, []);
+    return t!;
+  };
+  const md = (m: EnvoyJson | undefined) => (m ? { filter_metadata: { 'envoy.transport_socket_match': m } } : undefined);
+
+  test('transport_socket_matches: the first whose keys all equal the endpoint metadata, else transport_socket', () => {
+    const withCatchAll = transport({
+      transport_socket: tlsSocket('default'),
+      transport_socket_matches: [
+        { name: 'both', match: { tlsMode: 'istio', network: 'n1' }, transport_socket: tlsSocket('both') },
+        { name: 'istio', match: { tlsMode: 'istio' }, transport_socket: tlsSocket('istio') },
+        { name: 'plain', match: {}, transport_socket: { name: 'envoy.transport_sockets.raw_buffer' } },
+      ],
+    });
+    const table: [EnvoyJson | undefined, string | undefined][] = [
+      [{ tlsMode: 'istio', network: 'n1' }, 'both'],
+      [{ tlsMode: 'istio', network: 'n2' }, 'istio'],
+      [{ tlsMode: 'istio' }, 'istio'],
+      [{ tlsMode: 'disabled' }, undefined],
+      [undefined, undefined],
+    ];
+    for (const [m, want] of table) assert.equal(withCatchAll.forEndpoint(md(m))?.sni, want, JSON.stringify(m));
+    const noCatchAll = transport({ transport_socket: tlsSocket('default'), transport_socket_matches: [{ name: 'istio', match: { tlsMode: 'istio' }, transport_socket: tlsSocket('istio') }] });
+    assert.equal(noCatchAll.forEndpoint(md({ tlsMode: 'disabled' }))?.sni, 'default');
+    assert.equal(noCatchAll.forEndpoint(undefined)?.sni, 'default');
+  });
+
+  test('SAN matchers: typed (URI, DNS) and untyped; any SAN matching any matcher passes', () => {
+    const sans = 'URI:spiffe://cluster.local/ns/default/sa/reviews, DNS:reviews.default.svc, IP Address:10.0.0.1';
+    const table: [EnvoyJson, boolean][] = [
+      [{ match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: 'spiffe://cluster.local/ns/default/sa/reviews' } }] }, true],
+      [{ match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { exact: 'spiffe://cluster.local/ns/default/sa/reviews' } }] }, false],
+      [{ match_typed_subject_alt_names: [{ san_type: 'DNS', matcher: { suffix: '.default.svc' } }] }, true],
+      [{ match_typed_subject_alt_names: [{ san_type: 'IP_ADDRESS', matcher: { exact: '10.0.0.1' } }] }, true],
+      [{ match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: 'spiffe://other/' } }, { san_type: 'URI', matcher: { prefix: 'spiffe://cluster.local/' } }] }, true],
+      [{ match_subject_alt_names: [{ exact: 'reviews.default.svc' }] }, true],
+      [{ match_subject_alt_names: [{ safe_regex: { regex: '.*/sa/ratings' } }] }, false],
+    ];
+    for (const [vc, ok] of table) {
+      const t = transport({ transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UP_TLS, common_tls_context: { validation_context: { trusted_ca: { inline_string: ca.cert }, ...vc } } } } });
+      const ctx = t.forEndpoint(undefined)!;
+      const why = ctx.checkPeer({ raw: Buffer.from('x'), subjectaltname: sans } as never, ctx.validation()!);
+      assert.equal(why === undefined, ok, JSON.stringify(vc));
+    }
+  });
+
+  test("node's SAN text is split by type, quoted values included", () => {
+    assert.deepEqual(certSans({ subjectaltname: 'DNS:a.example, URI:"spiffe://x/a, b", IP Address:::1' }), [
+      { type: 'DNS', value: 'a.example' },
+      { type: 'URI', value: 'spiffe://x/a, b' },
+      { type: 'IP Address', value: '::1' },
+    ]);
+  });
 });

@@ -300,12 +300,15 @@ export class Cluster implements PoolOwner {
   active = 0;
   /** EDS clusters wait for their first assignment, TLS clusters for their SDS secrets ("warming"). */
   get warm(): boolean {
-    return this.endpointsWarm && (this.config.transport?.ready ?? true);
+    if (!this.endpointsWarm) return false;
+    // Once its secrets have arrived a cluster stays active (a later SDS removal fails connections instead).
+    return this.secretsWarm || (this.secretsWarm = this.config.transport?.ready ?? true);
   }
   set warm(v: boolean) {
     this.endpointsWarm = v;
   }
   private endpointsWarm = false;
+  private secretsWarm = false;
   private dnsTimer: NodeJS.Timeout | undefined;
   lastUpdated = new Date();
 
