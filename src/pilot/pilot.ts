@@ -6,7 +6,6 @@
  * watching that service's clusters.
  */
 import pino, { type Logger } from 'pino';
-import type { Diagnostic } from '../api/diagnostics.js';
 import type { ConfigResource } from '../config/resource.js';
 import type { MeshConfig } from '../model/mesh.js';
 import { snapshotFromResources } from '../registry/aggregate.js';
@@ -18,7 +17,7 @@ import type { Connection } from '../xds/server/connection.js';
 import type { PushRequest, XdsGenerator } from '../xds/server/generator.js';
 import { XdsServer, type AckEvent, type PushEvent, type UnackedEvent } from '../xds/server/server.js';
 import { GRPC_DEFAULT_MAX_RECEIVE } from '../xds/server/service.js';
-import { diffConfig, DirectoryWatcher, readConfigDir, type ConfigSnapshot, type RejectedConfig } from './config-source.js';
+import { ConfigReadCache, diffConfig, DirectoryWatcher, readConfigDir, type ConfigSnapshot, type RejectedConfig } from './config-source.js';
 import { Debouncer } from './debounce.js';
 import { withProxylessGrpc } from './grpcgen.js';
 import { DebugServer } from './debug.js';
@@ -93,8 +92,8 @@ export class Pilot {
   private debug?: DebugServer;
   private watcher?: DirectoryWatcher;
   private debouncer: Debouncer;
-  /** Validation results carried from one read of the config folder to the next. */
-  private readonly verdicts = new Map<string, Diagnostic[]>();
+  /** Parses and validation results carried from one read of the config folder to the next. */
+  private readonly readCache = new ConfigReadCache();
   private lastReject = new Map<string, { gauge: string; err: string }>();
   private convergenceSeen = new WeakMap<Connection, number>();
 
@@ -109,7 +108,7 @@ export class Pilot {
 
   /** Reads the config, builds the first push context, starts serving. */
   async start(): Promise<void> {
-    if (this.opts.configDir) this.install(readConfigDir(this.opts.configDir, this.verdicts));
+    if (this.opts.configDir) this.install(readConfigDir(this.opts.configDir, this.readCache));
     this.buildAndPush({ full: true, kinds: new Set(), start: Date.now(), reason: 'initial' }, 0, false);
     this.xdsPort = await this.server.listen(this.opts.port ?? 15010, this.opts.host ?? '0.0.0.0', this.opts.xdsUds);
     if ((this.opts.debugPort ?? 15014) >= 0) {
@@ -136,7 +135,7 @@ export class Pilot {
     if (!this.opts.configDir) return;
     let snap: ConfigSnapshot;
     try {
-      snap = readConfigDir(this.opts.configDir, this.verdicts);
+      snap = readConfigDir(this.opts.configDir, this.readCache);
     } catch (err) {
       this.log.error({ err }, 'cannot read config folder; keeping the current config');
       return;

@@ -33,15 +33,48 @@ export function generateClusters(proxy: Proxy, push: PushContext): EnvoyJson[] {
   const out: EnvoyJson[] = [];
   const sniDnat = proxy.type === 'router' && gatewayPorts(proxy, push).some((gp) => gp.servers.some((s) => s.server.tls?.mode === 'AUTO_PASSTHROUGH'));
   for (const oc of outboundClusters(proxy, push)) {
-    const c = outboundCluster(proxy, push, oc);
+    const c = cachedOutboundCluster(proxy, push, oc);
     if (!c) continue;
     out.push(c);
-    if (sniDnat) out.push(sniDnatCluster(c, oc));
+    if (sniDnat) out.push(typed(sniDnatCluster(c, oc)));
   }
-  if (proxy.type === 'sidecar') out.push(...inboundClusters(proxy, push));
-  out.push(blackHoleCluster(push), passthroughCluster(push));
-  if (proxy.type === 'sidecar') out.push(inboundPassthroughCluster(push));
-  return out.map((c) => ({ '@type': TypeUrl.Cluster, ...c }));
+  if (proxy.type === 'sidecar') out.push(...inboundClusters(proxy, push).map(typed));
+  out.push(typed(blackHoleCluster(push)), typed(passthroughCluster(push)));
+  if (proxy.type === 'sidecar') out.push(typed(inboundPassthroughCluster(push)));
+  return out;
+}
+
+const typed = (c: EnvoyJson): EnvoyJson => ({ '@type': TypeUrl.Cluster, ...c });
+
+/**
+ * Outbound clusters, cached per push context (Istio's XdsCache keys a cluster by its name and the
+ * service, DestinationRule and proxy properties behind it). An EDS or ORIGINAL_DST cluster depends
+ * on the proxy only through its type and the DestinationRule it sees (its namespace); everything
+ * else comes from the push context (service, port, subset, mesh, PeerAuthentication, identities).
+ * So every sidecar of a push shares one object per cluster: generated once, not once per proxy,
+ * and encoded once (the server's resource cache keys by object). DNS clusters carry the proxy's
+ * locality and IP family and are not cached. A new push context starts empty: nothing survives a
+ * config change, so nothing can go stale. The objects are shared: never modify a returned cluster.
+ */
+const clusterCache = new WeakMap<PushContext, Map<string, { oc: OutboundCluster; cluster: EnvoyJson | undefined }>>();
+
+function cachedOutboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): EnvoyJson | undefined {
+  if (oc.service.resolution === 'DNSLB' || oc.service.resolution === 'DNSRoundRobinLB') {
+    const c = outboundCluster(proxy, push, oc);
+    return c && typed(c);
+  }
+  let byName = clusterCache.get(push);
+  if (!byName) {
+    byName = new Map();
+    clusterCache.set(push, byName);
+  }
+  const key = `${proxy.type}\0${oc.name}`;
+  const hit = byName.get(key);
+  if (hit && hit.oc.service === oc.service && hit.oc.port === oc.port && hit.oc.subset === oc.subset && hit.oc.dr === oc.dr) return hit.cluster;
+  const c = outboundCluster(proxy, push, oc);
+  const cluster = c && typed(c);
+  byName.set(key, { oc, cluster });
+  return cluster;
 }
 
 function outboundCluster(proxy: Proxy, push: PushContext, oc: OutboundCluster): EnvoyJson | undefined {

@@ -21,7 +21,7 @@ export function generateEndpoints(proxy: Proxy, push: PushContext, names?: strin
   const all = outboundClusters(proxy, push).filter((oc) => oc.service.resolution === 'ClientSideLB');
   for (const oc of all) {
     if (wanted && !wanted.has(oc.name)) continue;
-    out.push({ '@type': TypeUrl.ClusterLoadAssignment, cluster_name: oc.name, endpoints: localityLbEndpoints(proxy, push, oc) });
+    out.push(cachedLoadAssignment(proxy, push, oc));
   }
   if (wanted) {
     // A name the proxy asked for that is not (or no longer) in its scope: answer empty, so Envoy
@@ -33,6 +33,30 @@ export function generateEndpoints(proxy: Proxy, push: PushContext, names?: strin
 }
 
 const localityKey = (l: Locality | undefined) => (l ? `${l.region ?? ''}/${l.zone ?? ''}/${l.subZone ?? ''}` : '');
+
+/**
+ * ClusterLoadAssignments, cached per push context (Istio's XdsCache keys EDS by cluster name, the
+ * service, its DestinationRule and the proxy's locality). One depends on the proxy only through
+ * its locality (failover priorities, `distribute` weights) and the DestinationRule it sees; the
+ * rest is the push context's. Every proxy of a push in the same locality shares one object: built
+ * and encoded once. An endpoint change builds a new push context, so nothing goes stale. The
+ * objects are shared: never modify a returned assignment.
+ */
+const claCache = new WeakMap<PushContext, Map<string, { oc: OutboundCluster; cla: EnvoyJson }>>();
+
+function cachedLoadAssignment(proxy: Proxy, push: PushContext, oc: OutboundCluster): EnvoyJson {
+  let byKey = claCache.get(push);
+  if (!byKey) {
+    byKey = new Map();
+    claCache.set(push, byKey);
+  }
+  const key = `${proxy.locality ? localityKey(proxy.locality) : '-'}\0${oc.name}`;
+  const hit = byKey.get(key);
+  if (hit && hit.oc.service === oc.service && hit.oc.port === oc.port && hit.oc.subset === oc.subset && hit.oc.dr === oc.dr) return hit.cla;
+  const cla: EnvoyJson = { '@type': TypeUrl.ClusterLoadAssignment, cluster_name: oc.name, endpoints: localityLbEndpoints(proxy, push, oc) };
+  byKey.set(key, { oc, cla });
+  return cla;
+}
 
 /** The LocalityLbEndpoints of one outbound cluster. */
 export function localityLbEndpoints(proxy: Proxy, push: PushContext, oc: OutboundCluster): EnvoyJson[] {
