@@ -487,13 +487,14 @@ describe("(e) the pilot's CDS for a Bookinfo sidecar (auto mTLS, SDS from sds-gr
   }
 });
 
-describe('(f) static secrets and tcp_proxy over mutual TLS', () => {
+describe('(f) static secrets, tcp_proxy over mutual TLS, sni_cluster passthrough', () => {
   const results: Record<string, string[]> = {};
   for (const kind of KINDS) {
-    test(`${kind}: tcp_proxy originates mTLS with static secrets; a TLS chain with tcp_proxy terminates it`, async () => {
+    test(`${kind}: tcp_proxy originates mTLS with static secrets; a TLS chain with tcp_proxy terminates it; sni_cluster passes TLS through by SNI`, async () => {
       const log = join(tmp, `f-${kind}.log`);
       const inPort = await freePort();
       const tlsPort = await freePort();
+      const sniPort = await freePort();
       const TCP = `${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`;
       const tcp = (c: string, accessLog?: string) => ({
         name: 'envoy.filters.network.tcp_proxy',
@@ -508,8 +509,11 @@ describe('(f) static secrets and tcp_proxy over mutual TLS', () => {
         [listener('tcp-in', inPort, [{ filters: [tcp('to-tls')] }]), listener('tls-in', tlsPort, [{
           transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': DOWN_TLS, require_client_certificate: true, common_tls_context: { ...common('server'), tls_params: { tls_maximum_protocol_version: 'TLSv1_3' } } } },
           filters: [tcp('app', log)],
-        }])],
+        }]),
+        // An AUTO_PASSTHROUGH gateway: the client's SNI names the cluster; TLS passes through.
+        listener('sni', sniPort, [{ filters: [{ name: 'envoy.filters.network.sni_cluster', typed_config: { '@type': `${T}envoy.extensions.filters.network.sni_cluster.v3.SniCluster` } }, tcp('app')] }], true)],
         [
+          cluster('outbound_.9080_._.reviews.default.svc.cluster.local', [endpoint(tlsPort)]),
           cluster('to-tls', [endpoint(tlsPort)], { transport_socket: { name: 'envoy.transport_sockets.tls', typed_config: { '@type': UP_TLS, common_tls_context: { ...common('client'), tls_params: { tls_maximum_protocol_version: 'TLSv1_3' } } } } }),
           cluster('app', [endpoint(plain.port)]),
         ],
@@ -524,6 +528,16 @@ describe('(f) static secrets and tcp_proxy over mutual TLS', () => {
         await until(() => readFileSync(log, 'utf8').trim().length > 0, 'tcp_proxy access log');
         results[kind] = readFileSync(log, 'utf8').trim().split('\n');
         assert.deepEqual(results[kind], [`${spiffe('bookinfo-productpage')} ${spiffe('bookinfo-reviews')} TLSv1.3`]);
+        const through = await new Promise<string>((resolve) => {
+          const sock = tlsConnect({ host: '127.0.0.1', port: sniPort, servername: 'outbound_.9080_._.reviews.default.svc.cluster.local', ca: ca.cert, cert: clientCert.cert, key: clientCert.key, checkServerIdentity: () => undefined });
+          sock.on('secureConnect', () => sock.write('GET /sni HTTP/1.1\r\nhost: x\r\n\r\n'));
+          sock.on('data', (d: Buffer) => {
+            resolve(`${d.toString('latin1').split('\r\n')[0]} ${String((sock.getPeerCertificate().subjectaltname ?? '').split(',')[0])}`);
+            sock.destroy();
+          });
+          sock.on('error', (e) => resolve(`error ${e.message}`));
+        });
+        assert.equal(through, `HTTP/1.1 200 OK URI:${spiffe('bookinfo-reviews')}`);
       } finally {
         await p.stop();
       }

@@ -69,6 +69,8 @@ export interface ListenerEnv extends HttpEnv {
   secrets?: SecretManager;
 }
 
+const SNI_CLUSTER_TYPE = 'envoy.extensions.filters.network.sni_cluster.v3.SniCluster';
+
 const LISTENER_FILTERS: Record<string, 'tls' | 'http' | 'odst'> = {
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': 'tls',
   'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector': 'http',
@@ -84,12 +86,19 @@ function readChain(f: Fields, errs: ConfigErrors, env: ListenerEnv, direction: s
   f.unsupported('filter_chain_matcher');
   let handler: ChainHandler | undefined;
   const filters = f.list('filters');
+  let sniCluster = false;
   filters.forEach((nf, i) => {
     const fname = nf.str('name');
     const tc = nf.opt('typed_config');
     nf.unsupported('config_discovery', 'filter config discovery (ECDS) is not supported by spar proxy');
     nf.done();
     const t = tc ? typeName(tc.str('@type')) : '';
+    // envoy.filters.network.sni_cluster: the tcp_proxy after it connects to the cluster the SNI names.
+    if (t === SNI_CLUSTER_TYPE && i === filters.length - 2 && typeName(String((filters[i + 1].obj.typed_config as EnvoyJson | undefined)?.['@type'] ?? '')) === TCP_PROXY_TYPE) {
+      tc!.done();
+      sniCluster = true;
+      return;
+    }
     if (i !== filters.length - 1) {
       nf.error('', `network filter ${JSON.stringify(fname)} (${t}) is not supported by spar proxy (only a terminal http_connection_manager or tcp_proxy)`);
       return;
@@ -99,7 +108,7 @@ function readChain(f: Fields, errs: ConfigErrors, env: ListenerEnv, direction: s
       if (cfg.rdsName !== undefined) rds.push(cfg.rdsName);
       handler = new LazyHcm(cfg, env);
     } else if (t === TCP_PROXY_TYPE) {
-      handler = new TcpProxy(compileTcpProxy(tc!, errs), env.clusters, env.stats);
+      handler = new TcpProxy(compileTcpProxy(tc!, errs), env.clusters, env.stats, sniCluster);
     } else {
       nf.error('', `network filter ${JSON.stringify(fname)} (${t || 'no typed_config'}) is not supported by spar proxy`);
     }

@@ -66,7 +66,8 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private readonly s: { cx_total: Counter; cx_no_route: Counter; rx: Counter; tx: Counter; active: Gauge; idle_timeout: Counter };
 
-  constructor(readonly cfg: TcpProxyConfig, private readonly clusters: ClusterManager, store: StatsStore) {
+  /** `sniCluster`: an envoy.filters.network.sni_cluster before it names the cluster by the SNI (when there is one). */
+  constructor(readonly cfg: TcpProxyConfig, private readonly clusters: ClusterManager, store: StatsStore, private readonly sniCluster = false) {
     const p = `tcp.${cfg.statPrefix}.`;
     this.s = {
       cx_total: store.counter(p + 'downstream_cx_total'),
@@ -111,7 +112,7 @@ export class TcpProxy {
       if (logs) for (const l of logs) l(si);
     };
     down.on('error', () => {});
-    const name = this.pickCluster();
+    const name = this.sniCluster && info.sni ? info.sni : this.pickCluster();
     si.upstreamCluster = name;
     const cluster = this.clusters.get(name);
     if (!cluster) {
