@@ -545,6 +545,37 @@ describe('(f) static secrets, tcp_proxy over mutual TLS, sni_cluster passthrough
   }
 });
 
+describe('(g) require_tls on virtual hosts', () => {
+  const results: Record<string, unknown[]> = {};
+  for (const kind of KINDS) {
+    test(`${kind}: plaintext requests to ALL / EXTERNAL_ONLY virtual hosts are redirected to https as Envoy does`, async () => {
+      const port = await freePort();
+      const vh = (name: string, domains: string[], requireTls?: string) => ({ name, domains, ...(requireTls ? { require_tls: requireTls } : {}), routes: [{ match: { prefix: '/' }, route: { cluster: 'app' } }] });
+      const h = hcm([['/', 'app']]);
+      const tc = h.typed_config as EnvoyJson;
+      tc.route_config = { name: 'local', virtual_hosts: [vh('all', ['all.example', 'all.example:*'], 'ALL'), vh('ext', ['ext.example'], 'EXTERNAL_ONLY'), vh('any', ['*'])] };
+      const p = await startProxy(kind, bootstrap([listener('in', port, [{ filters: [h] }])], [cluster('app', [endpoint(plain.port)])]));
+      try {
+        await p.waitReady();
+        const out = [];
+        for (const [host, path, xfp] of [['all.example', '/a?b=1', ''], ['all.example:8443', '/x', ''], ['all.example', '/a', 'https'], ['ext.example', '/e', ''], ['other.example', '/o', '']]) {
+          const r = await send(port, { path, headers: { host, ...(xfp ? { 'x-forwarded-proto': xfp } : {}) } });
+          out.push([host, path, xfp, r.status, r.headers.location ?? '', r.status === 301 ? r.body : '']);
+        }
+        results[kind] = out;
+        // Without use_remote_address nothing marks the request internal: EXTERNAL_ONLY redirects too.
+        assert.deepEqual(out.map((o) => o[3]), [301, 301, 200, 301, 200]);
+        assert.equal(out[0][4], 'https://all.example/a?b=1');
+      } finally {
+        await p.stop();
+      }
+    });
+  }
+  test('spar redirects exactly as Envoy', () => {
+    if (results.envoy && results.spar) assert.deepEqual(results.spar, results.envoy);
+  });
+});
+
 describe('in-process tables: transport socket choice, SAN checks', () => {
   const tlsSocket = (sni: string): EnvoyJson => ({ name: 'envoy.transport_sockets.tls', typed_config: { '@type': UP_TLS, sni } });
   const transport = (json: EnvoyJson) => {

@@ -213,6 +213,12 @@ export class HttpStream {
       stats.no_route.value++;
       return this.localReply(LocalReply.noRoute);
     }
+    const tlsRequired = route.vhost.requireTls;
+    if (tlsRequired && h['x-forwarded-proto'] !== 'https' && (tlsRequired === 'ALL' || !internal)) {
+      // Envoy's TLS redirect route: 301 to the same authority and path over https.
+      si.virtualHostName = route.vhost.name;
+      return this.localReply({ status: 301, body: '', details: 'direct_response' }, false, { location: `https://${(h[':authority'] as string) ?? ''}${h[':path'] as string}` });
+    }
     this.route = route;
     si.routeName = route.name;
     si.virtualHostName = route.vhost.name;

@@ -87,6 +87,8 @@ export interface VirtualHost {
   attemptCountDownstream: boolean;
   /** The virtual host's rate_limits; undefined when none. */
   rateLimits?: RateLimitPolicy[];
+  /** require_tls: requests not over https (x-forwarded-proto) are redirected to https (301). */
+  requireTls?: 'EXTERNAL_ONLY' | 'ALL';
 }
 
 const REDIRECT_CODES: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
@@ -357,7 +359,8 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
     const vReq = readMutation(v, 'request');
     const vResp = readMutation(v, 'response');
     const vRetry = v.has('retry_policy') ? compileRetryPolicy(v.obj_('retry_policy')) : undefined;
-    v.enumOf('require_tls', ['NONE'] as const, 'NONE');
+    const requireTls = v.enumOf('require_tls', ['NONE', 'EXTERNAL_ONLY', 'ALL'] as const, 'NONE');
+    if (requireTls !== 'NONE') vh.requireTls = requireTls;
     v.unsupported('virtual_clusters', 'not supported by spar proxy');
     vh.rateLimits = compileRateLimits(v.list('rate_limits'));
     v.unsupported('cors', 'CORS is not supported by spar proxy yet');
