@@ -635,3 +635,35 @@ describe('in-process tables: transport socket choice, SAN checks', () => {
     ]);
   });
 });
+
+describe("in-process: the pilot's TLS config compiles in spar proxy", () => {
+  test('ISTIO_MUTUAL DestinationRules, PeerAuthentication modes, Gateway TLS modes (SIMPLE, MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH, httpsRedirect)', async () => {
+    const { BOOKINFO, gen, pushFor, sidecarFor, ingressGateway, sample } = await import('../pilot/fixtures/mesh.js');
+    const { PEER_AUTHENTICATION, TLS_GATEWAYS } = await import('../pilot/fixtures/features.js');
+    const { ClusterManager } = await import('../../src/proxy/cluster/cluster-manager.js');
+    const { StatsStore } = await import('../../src/proxy/stats/stats.js');
+    const { compileCluster } = await import('../../src/proxy/cluster/cluster.js');
+    const { compileListener } = await import('../../src/proxy/listener/listener.js');
+    const { compileRouteConfig } = await import('../../src/proxy/router/route-table.js');
+    const fixtures = join(import.meta.dirname, '..', 'pilot', 'fixtures');
+    const net = (f: string) => sample('bookinfo', 'networking', f);
+    const cases: [string, ReturnType<typeof pushFor>, string[], boolean][] = [
+      ['ISTIO_MUTUAL', pushFor([BOOKINFO, net('destination-rule-all-mtls.yaml')]), ['productpage-v1', 'reviews-v1'], false],
+      ['PeerAuthentication', pushFor([BOOKINFO], [PEER_AUTHENTICATION]), ['productpage-v1', 'reviews-v1', 'ratings-v1'], false],
+      ['Gateway TLS', pushFor([BOOKINFO, net('destination-rule-all.yaml'), join(fixtures, 'ingressgateway.yaml'), join(fixtures, 'credential.yaml')], [TLS_GATEWAYS]), [], true],
+    ];
+    for (const [label, push, sidecars, gateway] of cases) {
+      for (const proxy of [...sidecars.map((w) => sidecarFor(push, w)), ...(gateway ? [ingressGateway()] : [])]) {
+        const stats = new StatsStore();
+        const clusters = new ClusterManager(stats);
+        clusters.secrets.staticClusterExists = (n) => n === 'sds-grpc';
+        const errs = new ConfigErrors();
+        for (const c of gen(proxy, push, TypeUrl.Cluster)) compileCluster(c, errs, clusters.secrets);
+        const env = { clusters, routes: new Map(), stats, nodeMetadata: {}, secrets: clusters.secrets };
+        for (const l of gen(proxy, push, TypeUrl.Listener)) for (const c of compileListener(l, errs, env as never).chains) c.handler.close();
+        for (const r of gen(proxy, push, TypeUrl.RouteConfiguration)) compileRouteConfig(r, errs);
+        assert.deepEqual(errs.list, [], `${label}: ${proxy.id}`);
+      }
+    }
+  });
+});
