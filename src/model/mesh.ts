@@ -38,6 +38,10 @@ export interface MeshConfig {
   accessLogFile: string;
   /** meshConfig.accessLogFormat ('' = Istio's default text format). */
   accessLogFormat: string;
+  /** meshConfig.enableTracing (Istio: true): connection managers carry `tracing`. */
+  enableTracing: boolean;
+  /** defaultConfig.tracing.sampling, percent (Istio: 1). */
+  tracingSampling: number;
   /** Retry policy for HTTP routes without one (Istio: 2 attempts on connection failures when unset). */
   defaultHttpRetryPolicy?: HTTPRetry;
   /** `UPGRADE` turns HTTP/1.1 to upstreams into HTTP/2 mesh-wide (DestinationRules may override). */
@@ -47,6 +51,12 @@ export interface MeshConfig {
   ingressClass: string;
   ingressService: string;
   defaultConfig: ProxyDefaults;
+}
+
+/** defaultConfig.tracing.sampling (a percentage, 0–100), or the default. */
+function tracingSampling(dc: unknown, fallback: number): number {
+  const v = (dc as { tracing?: { sampling?: unknown } } | undefined)?.tracing?.sampling;
+  return typeof v === 'number' && v >= 0 && v <= 100 ? v : fallback;
 }
 
 export function defaultMeshConfig(): MeshConfig {
@@ -64,6 +74,8 @@ export function defaultMeshConfig(): MeshConfig {
     defaultDestinationRuleExportTo: ['*'],
     accessLogFile: '',
     accessLogFormat: '',
+    enableTracing: true,
+    tracingSampling: 1,
     h2UpgradePolicy: 'DO_NOT_UPGRADE',
     dnsRefreshRate: '60s',
     ingressClass: 'istio',
@@ -101,6 +113,8 @@ export function meshConfigFrom(raw: Raw): MeshConfig {
     defaultDestinationRuleExportTo: strs(raw.defaultDestinationRuleExportTo, d.defaultDestinationRuleExportTo),
     accessLogFile: typeof raw.accessLogFile === 'string' ? raw.accessLogFile : d.accessLogFile,
     accessLogFormat: typeof raw.accessLogFormat === 'string' ? raw.accessLogFormat : d.accessLogFormat,
+    enableTracing: bool(raw.enableTracing, d.enableTracing),
+    tracingSampling: tracingSampling(raw.defaultConfig, d.tracingSampling),
     dnsRefreshRate: str(raw.dnsRefreshRate, d.dnsRefreshRate),
     h2UpgradePolicy: raw.h2UpgradePolicy === 'UPGRADE' ? 'UPGRADE' : 'DO_NOT_UPGRADE',
     ...(raw.defaultHttpRetryPolicy && typeof raw.defaultHttpRetryPolicy === 'object' ? { defaultHttpRetryPolicy: raw.defaultHttpRetryPolicy as HTTPRetry } : {}),

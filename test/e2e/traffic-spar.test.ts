@@ -8,7 +8,4 @@ import { trafficSuite } from './tasks.js';
 trafficSuite({
   proxy: 'spar',
   tasks: ['routing', 'fault', 'shifting', 'tcp-shifting', 'timeouts', 'circuit-breaking', 'mirroring', 'ingress', 'egress'],
-  todo: {
-    'egress decorator': 'Envoy sends X-Envoy-Decorator-Operation only when the connection manager has tracing configured; spar pilot emits no tracing config and outbound routes carry no decorator yet (tracing is not built)',
-  },
 });

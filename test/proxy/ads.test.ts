@@ -130,10 +130,10 @@ for (const delta of [false, true]) describe(delta ? 'delta xDS' : 'SotW xDS', ()
   });
 
   test(`${mode}: an unsupported field is NACKed by name and the old config keeps serving`, async () => {
-    cp.set(TypeUrl.Listener, [listener(port, { tracing: { random_sampling: { value: 100 } } })]);
+    cp.set(TypeUrl.Listener, [listener(port, { tracing: { random_sampling: { value: 100 }, provider: { name: 'envoy.tracers.zipkin', typed_config: { '@type': 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig', collector_cluster: 'zipkin', collector_endpoint: '/api/v2/spans' } } } })]);
     await until(() => cp.nacks(TypeUrl.Listener).length > 0, 'a NACK');
     const n = cp.nacks(TypeUrl.Listener)[0];
-    assert.match(n.error_detail?.message ?? '', /Listener "http"\.filter_chains\[0\]\.filters\[0\]\.typed_config\.tracing: tracing is not supported by spar proxy/);
+    assert.match(n.error_detail?.message ?? '', /Listener "http"\.filter_chains\[0\]\.filters\[0\]\.typed_config\.tracing\.provider: tracing providers \(span export\) are not supported by spar proxy/);
     assert.equal((await send(port, { path: '/z' })).status, 200);
     assert.ok(Number((await proxy.stats('update_rejected'))['listener_manager.lds.update_rejected']) >= 1);
   });

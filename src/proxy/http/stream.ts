@@ -220,6 +220,13 @@ export class HttpStream {
       return this.localReply({ status: 301, body: '', details: 'direct_response' }, false, { location: `https://${(h[':authority'] as string) ?? ''}${h[':path'] as string}` });
     }
     this.route = route;
+    if (cfg.tracing) {
+      // Envoy's decorator propagation (tracing on): egress sends the route's operation upstream;
+      // ingress drops an operation the caller sent.
+      if (cfg.tracing === 'egress') {
+        if (route.decorator) h['x-envoy-decorator-operation'] = route.decorator;
+      } else if (h['x-envoy-decorator-operation'] !== undefined) delete h['x-envoy-decorator-operation'];
+    }
     si.routeName = route.name;
     si.virtualHostName = route.vhost.name;
 

@@ -76,6 +76,8 @@ export interface Route {
   vhost: VirtualHost;
   /** Compiled typed_per_filter_config by filter name (route over virtual host), or undefined. */
   perFilter?: Map<string, unknown>;
+  /** decorator.operation when it is propagated (the connection manager sends it upstream when tracing). */
+  decorator?: string;
 }
 
 export interface VirtualHost {
@@ -387,7 +389,14 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
       }
       const rReq = readMutation(rf, 'request');
       const rResp = readMutation(rf, 'response');
-      rf.ignore('decorator', 'metadata'); // decorator only names the span (no tracing here); metadata is data for filters
+      rf.ignore('metadata'); // data for filters
+      let decorator: string | undefined;
+      const dec = rf.opt('decorator');
+      if (dec) {
+        const op = dec.str('operation');
+        if (dec.bool('propagate', true) && op) decorator = op;
+        dec.done();
+      }
       const perFilter = perFilterConfig(rf, vPerFilter);
       rf.num('per_request_buffer_limit_bytes');
       rf.unsupported('tracing', 'tracing is not supported by spar proxy yet');
@@ -395,7 +404,7 @@ export function compileRouteConfig(json: EnvoyJson, errs: ConfigErrors, path = '
       rf.done();
       const order = mostSpecificWins ? [globalReq, vReq, rReq] : [rReq, vReq, globalReq];
       const orderResp = mostSpecificWins ? [globalResp, vResp, rResp] : [rResp, vResp, globalResp];
-      vh.routes.push({ name: rname, match, action, requestMutation: chain(order), responseMutation: chain(orderResp), vhost: vh, perFilter });
+      vh.routes.push({ name: rname, match, action, requestMutation: chain(order), responseMutation: chain(orderResp), vhost: vh, perFilter, decorator });
     }
     v.done();
     table.add(vh, f);

@@ -101,6 +101,11 @@ export function httpConnectionManager(o: HcmOptions): EnvoyJson {
     hcm.server_name = 'istio-envoy';
   }
   if (o.direction === 'gateway') hcm.server_name = 'istio-envoy';
+  // Istio's tracing block, with no provider (Spar deploys no tracer): Envoy (and spar proxy) then
+  // propagate route decorators (x-envoy-decorator-operation on egress) without exporting spans.
+  if (o.push.mesh.enableTracing) {
+    hcm.tracing = { client_sampling: { value: 100 }, random_sampling: { value: o.push.mesh.tracingSampling }, overall_sampling: { value: 100 } };
+  }
   if (o.protocol === 'HTTP2' || o.protocol === 'GRPC') hcm.http2_protocol_options = {};
   return { name: 'envoy.filters.network.http_connection_manager', typed_config: hcm as EnvoyJson };
 }

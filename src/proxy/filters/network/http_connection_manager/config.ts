@@ -54,6 +54,12 @@ export interface HcmConfig {
   h2MaxConcurrentStreams: number;
   /** Istio's listener direction, for Spar's metrics filter. */
   direction: string;
+  /**
+   * `tracing` is set: Spar makes no spans (no provider is supported), but does what Envoy's
+   * connection manager does with route decorators — outbound (egress) requests carry the route's
+   * decorator operation in x-envoy-decorator-operation; inbound ones drop that header.
+   */
+  tracing?: 'egress' | 'ingress';
   json: EnvoyJson;
 }
 
@@ -206,7 +212,21 @@ export function compileHcm(tc: Fields, errs: ConfigErrors, ctx: FilterContext): 
     c.clientCertDetails = clientCertDetails({ subject: scc.bool('subject'), cert: scc.bool('cert'), chain: scc.bool('chain'), dns: scc.bool('dns'), uri: scc.bool('uri') });
     scc.done();
   }
-  tc.unsupported('tracing', 'tracing is not supported by spar proxy yet');
+  const tr = tc.opt('tracing');
+  if (tr) {
+    for (const k of ['client_sampling', 'random_sampling', 'overall_sampling']) {
+      const pct = tr.opt(k);
+      pct?.num('value');
+      pct?.done();
+    }
+    tr.bool('verbose');
+    tr.num('max_path_tag_length');
+    tr.ignore('custom_tags', 'spawn_upstream_span');
+    tr.unsupported('provider', 'tracing providers (span export) are not supported by spar proxy yet');
+    tr.done();
+    // Envoy's operation name follows the listener's traffic_direction: OUTBOUND is egress, else ingress.
+    c.tracing = ctx.direction === 'OUTBOUND' ? 'egress' : 'ingress';
+  }
   tc.unsupported('request_id_extension', 'request ID extensions are not supported by spar proxy');
   tc.unsupported('local_reply_config', 'local reply mapping is not supported by spar proxy yet');
   tc.unsupported('original_ip_detection_extensions', 'not supported by spar proxy');
