@@ -41,7 +41,7 @@ const cells = (rates, conns) => rates.flatMap((rate) => conns.map((c) => ({ rate
  */
 export const PROFILES = {
   smoke: { protocols: ['http1', 'tcp'], cells: cells([1000], [1]), durationSec: 1, repeats: 1, warmupSec: 0, configFrom: 'pilot' },
-  quick: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([1000, 0], [16]), durationSec: 2, repeats: 2, warmupSec: 0.5, configFrom: 'pilot' },
+  quick: { protocols: ['http1', 'grpc', 'tcp'], cells: cells([1000, 0], [16]), durationSec: 2, repeats: 2, warmupSec: 0.5, configFrom: 'pilot' },
   full: { protocols: ['http1', 'h2c', 'grpc', 'tcp'], cells: cells([100, 1000, 0], [1, 16, 64]), durationSec: 3, repeats: 3, warmupSec: 1, configFrom: 'pilot' },
 };
 
