@@ -252,7 +252,7 @@ class UpstreamRouter implements PoolWaiter {
     if (s.route!.vhost.attemptCountUpstream) s.headers['x-envoy-attempt-count'] = String(this.attempts);
     if (this.timeoutMs > 0 && !s.cfg.suppressEnvoyHeaders) {
       // The time left of the route timeout (Envoy recomputes it for every attempt).
-      const left = this.attempts > 1 ? Math.max(1, this.timeoutMs - Math.ceil(Number(process.hrtime.bigint() - this.startHr) / 1e6)) : this.timeoutMs;
+      const left = this.attempts > 1 ? Math.max(1, this.timeoutMs - Math.floor(Number(process.hrtime.bigint() - this.startHr) / 1e6)) : this.timeoutMs;
       s.headers['x-envoy-expected-rq-timeout-ms'] = String(this.perTryMs ? Math.min(this.perTryMs, left) : left);
     }
     const out = upstreamHeaders(s.headers, s.req.headers['transfer-encoding'] !== undefined || s.req.httpVersionMajor === 2);
