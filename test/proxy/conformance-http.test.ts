@@ -7,13 +7,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream, type Echo } from './helpers/upstreams.js';
 import { send } from './helpers/client.js';
+import { readJsonLog } from './helpers/access-log.js';
 import { conformanceBootstrap, type Ports } from './conformance/bootstrap.js';
 import { cases, type Case } from './conformance/cases.js';
 
@@ -116,26 +117,6 @@ async function run(kind: ProxyKind, c: Case): Promise<View> {
   return v;
 }
 
-async function readLogs(path: string, ids: Set<string>, timeoutMs = 5000): Promise<Map<string, { code: unknown; flags: unknown }>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const m = new Map<string, { code: unknown; flags: unknown }>();
-    if (existsSync(path)) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          const j = JSON.parse(line) as { case: string; code: unknown; flags: unknown };
-          m.set(j.case, { code: j.code, flags: j.flags });
-        } catch {
-          // partial line
-        }
-      }
-    }
-    if ([...ids].every((i) => m.has(i)) || Date.now() > end) return m;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test('spar proxy and Envoy 1.40 agree on the HTTP request matrix', { timeout: 120_000 }, async () => {
   const all = cases().filter((c) => c.listener !== 'tcp');
   assert.ok(all.length >= 150, `${all.length} cases`);
@@ -153,7 +134,7 @@ test('spar proxy and Envoy 1.40 agree on the HTTP request matrix', { timeout: 12
   const ids = new Set(all.filter((c) => !c.id.includes('KB header')).map((c) => c.id));
   for (const kind of ['envoy', 'spar'] as ProxyKind[]) {
     await proxies.get(kind)!.proxy.admin('/reopen_logs', 'POST'); // flushes Envoy's buffered file logs
-    const logs = await readLogs(proxies.get(kind)!.log, ids);
+    const logs = await readJsonLog<{ case: string; code: unknown; flags: unknown }>(proxies.get(kind)!.log, 'case', ids, 5000);
     for (const [id, v] of results.get(kind)!) v.log = logs.get(id);
   }
   const diffs: string[] = [];

@@ -12,13 +12,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type Json, type ProxyKind } from './helpers/proxies.js';
 import { startUpstream, type Upstream, type Echo } from './helpers/upstreams.js';
 import { send, type Reply } from './helpers/client.js';
+import { readJsonLog } from './helpers/access-log.js';
 import { RlsServer, type RlsRequest } from './helpers/rls-server.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -250,7 +251,6 @@ after(async () => {
   if (!process.env.SPAR_KEEP) rmSync(dir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** What a rate limited or passed request looks like, without timing-dependent values. */
 interface View {
@@ -364,7 +364,7 @@ test('local rate limit: Envoy 1.40 and spar proxy answer the same sequences', { 
   for (const kind of KINDS) {
     const st = setups.get(kind)!;
     await st.proxy.admin('/reopen_logs', 'POST');
-    const lines = await readLog(st.log, LOCAL_STEPS.map((x) => x.id));
+    const lines = await readJsonLog<{ case: string; code: number; flags: string; details: string }>(st.log, 'case', LOCAL_STEPS.map((x) => x.id));
     for (const step of LOCAL_STEPS) {
       const l = lines.get(step.id);
       const v = results.get(kind)!.get(step.id)!;
@@ -388,26 +388,6 @@ test('local rate limit: Envoy 1.40 and spar proxy answer the same sequences', { 
   process.stderr.write(`local rate limit stats envoy: ${JSON.stringify(got.get('envoy'))}\n`);
   assert.deepEqual(got.get('spar'), got.get('envoy'));
 });
-
-async function readLog(path: string, ids: string[], timeoutMs = 5000): Promise<Map<string, { code: number; flags: string; details: string }>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const m = new Map<string, { code: number; flags: string; details: string }>();
-    if (existsSync(path)) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          const j = JSON.parse(line) as { case: string; code: number; flags: string; details: string };
-          m.set(j.case, j);
-        } catch {
-          // a partial line
-        }
-      }
-    }
-    if (ids.every((i) => m.has(i)) || Date.now() > end) return m;
-    await sleep(200);
-  }
-}
 
 test('local rate limit: local_rate_limit_per_downstream_connection gives each connection its own bucket', async () => {
   for (const kind of KINDS) {
@@ -527,7 +507,7 @@ test('global rate limit: an unavailable, slow or absent service fails open (and 
   for (const kind of KINDS) {
     const st = setups.get(kind)!;
     await st.proxy.admin('/reopen_logs', 'POST');
-    const lines = await readLog(st.log, ids);
+    const lines = await readJsonLog<{ case: string; code: number; flags: string; details: string }>(st.log, 'case', ids);
     // Upstream answers' details (via_upstream in Envoy) are not what this test is about.
     const details = (d: string | null | undefined) => (d === 'via_upstream' || d === '-' || d === null ? 'upstream' : d);
     flags.set(kind, ids.map((id) => `${id}=${lines.get(id)?.code}/${lines.get(id)?.flags}/${details(lines.get(id)?.details)}`));

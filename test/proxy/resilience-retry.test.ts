@@ -9,13 +9,14 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../helpers/envoy.js';
 import { startProxy, type Envoy, type ProxyKind, type Json } from './helpers/proxies.js';
 import { startScriptedUpstream, startScriptedH2Upstream, type ScriptedUpstream, type Attempt } from './helpers/scripted-upstream.js';
 import { send } from './helpers/client.js';
+import { readJsonLog } from './helpers/access-log.js';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
@@ -367,26 +368,6 @@ async function run(kind: ProxyKind, c: Case): Promise<View> {
   return v;
 }
 
-async function readLogs(path: string, keys: Set<string>, timeoutMs = 6000): Promise<Map<string, { code: unknown; flags: unknown; attempts: unknown }>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const m = new Map<string, { code: unknown; flags: unknown; attempts: unknown }>();
-    if (existsSync(path)) {
-      for (const line of readFileSync(path, 'utf8').split('\n')) {
-        if (!line.trim()) continue;
-        try {
-          const j = JSON.parse(line) as { key: string; code: unknown; flags: unknown; attempts: unknown };
-          m.set(j.key, { code: j.code, flags: j.flags, attempts: j.attempts });
-        } catch {
-          // partial line
-        }
-      }
-    }
-    if ([...keys].every((k) => m.has(k)) || Date.now() > end) return m;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** Durations agree when within 40% + 250 ms of each other (a shared 2-core machine). */
 function closeEnough(e: number, s: number): boolean {
   return Math.abs(e - s) <= 250 + 0.4 * Math.max(e, s);
@@ -407,8 +388,11 @@ test('spar proxy and Envoy 1.40 agree on retries, timeouts and faults', { timeou
   for (const kind of ['envoy', 'spar'] as ProxyKind[]) {
     const p = proxies.get(kind)!;
     await p.proxy.admin('/reopen_logs', 'POST');
-    const logs = await readLogs(p.log, new Set(all.map((c) => `${kind}:${c.id}`)));
-    for (const [id, v] of results.get(kind)!) v.log = logs.get(`${kind}:${id}`);
+    const logs = await readJsonLog<{ key: string; code: unknown; flags: unknown; attempts: unknown }>(p.log, 'key', all.map((c) => `${kind}:${c.id}`));
+    for (const [id, v] of results.get(kind)!) {
+      const l = logs.get(`${kind}:${id}`);
+      v.log = l && { code: l.code, flags: l.flags, attempts: l.attempts };
+    }
   }
   const diffs: string[] = [];
   let agreed = 0;

@@ -241,6 +241,8 @@ export class HttpStream {
     const fs = this.cfg.filters;
     const route = this.route!;
     const cluster = route.action.kind === 'route' ? (route.action.cluster ?? '') : '';
+    // The route's cluster is known from here on (a filter's local reply logs it, as Envoy's does).
+    if (i === 0 && cluster && this.env.clusters.get(cluster)) this.si.upstreamCluster = cluster;
     for (; i < fs.length; i++) {
       const f = fs[i];
       if (!f.onRequestHeaders) continue;
