@@ -70,6 +70,24 @@ for (const [name, make] of [['ring hash', () => new RingHash(1024)], ['maglev', 
     assert.ok(moved < keys.length * 0.1, `${moved} keys moved off surviving hosts`);
     assert.ok(new Set(before).size === 4);
   });
+  test(`${name}: short keys that differ in one character spread evenly over hosts that differ only in port`, () => {
+    // Bug: FNV-1a without a finaliser put u0..u15 (and the hosts' ring points) in narrow bands of the
+    // 32-bit space, so every such key could land on one host (session affinity pinned all users together).
+    for (const base of [40001, 41234, 52000]) {
+      const hosts = [0, 1, 2].map((i) => new Host('127.0.0.1', base + i * 7, 1, 'HEALTHY', '', undefined, pool));
+      const lb = make();
+      lb.update(hosts, 50);
+      const count = new Map<number, number>();
+      for (let k = 0; k < 3000; k++) {
+        const h = lb.choose({ hash: hashString(`u${k}`) })!;
+        count.set(h.port, (count.get(h.port) ?? 0) + 1);
+      }
+      for (const hst of hosts) {
+        const c = count.get(hst.port) ?? 0;
+        assert.ok(c > 700 && c < 1300, `port ${hst.port}: ${c} of 3000 keys (${JSON.stringify([...count])})`);
+      }
+    }
+  });
 }
 
 test('locality weights multiply endpoint weights (ClusterLoadAssignment)', () => {

@@ -95,13 +95,22 @@ export class LeastRequest implements LoadBalancer {
   }
 }
 
-/** 64-bit-ish string hash (FNV-1a 32) for ring placement. */
+/**
+ * 32-bit string hash for ring placement and request keys: FNV-1a, then MurmurHash3's fmix32 finaliser.
+ * Without the finaliser, strings that differ only in their last characters ("u1", "u2"; "127.0.0.1:8080_7")
+ * land in narrow bands of the 32-bit space, so a ring could send every such key to one host.
+ */
 export function hashString(s: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
+    h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
