@@ -17,16 +17,28 @@ import { join } from 'node:path';
 
 export type Json = Record<string, unknown>;
 
-/** A free TCP port on 127.0.0.1 (bound then released). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+/** Ports this process has handed out: the kernel may give a released port to the next bind(0). */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 (bound then released), never one this process handed out before:
+ * two calls in a row (Envoy's and spar's listener in one test) once got the same port and one
+ * proxy failed with EADDRINUSE.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, host, () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export interface AdsBootstrapOptions {
