@@ -6,13 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/common/paths.js';
 
-const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
-const haveFortio = Boolean(process.env.FORTIO) || onPath('fortio') || existsSync(join(homedir(), 'go', 'bin', 'fortio'));
+// The bench's own lookup (PATH, $FORTIO, ~/go/bin), not a copy of it.
+const { fortioPath } = await import(join(repoRoot, 'bench', 'dataplane', 'procs.mjs')) as { fortioPath(): string | undefined };
+const haveFortio = Boolean(fortioPath());
 
 test('bench/profile/gc.mjs measures both variants from the proxy\'s GC trace', { skip: haveFortio ? undefined : 'fortio not installed (.ci/run installs it)', timeout: 90_000 }, async () => {
   const { scavenges } = await import(join(repoRoot, 'bench', 'profile', 'gc.mjs')) as { scavenges(t: string): { pauseMs: number; promoted: number }[] };
